@@ -1,0 +1,66 @@
+# Cost & Metrics API. `make help` lists the targets.
+SHELL := /bin/bash
+export SAM_CLI_TELEMETRY := 0
+.DEFAULT_GOAL := help
+
+# Python 3.13 (the Lambda runtime): on PATH, or the newest 3.13 that pyenv has.
+# (pyenv's shim on PATH fails when 3.13 is not the selected version, so each candidate is run once.)
+PYTHON313 ?= $(shell for p in $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13 2>/dev/null | sort -V -r) $$(command -v python3.13); do $$p -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { echo $$p; break; }; done)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+STAGE ?= dev
+FUNCTION ?= RollupFunction
+EVENT ?= events/rollup-stream-batch.json
+PYTEST_ARGS ?=
+
+.PHONY: help venv local test unit lint format build validate invoke bench deploy clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 is needed: install it (pyenv install 3.13) or set PYTHON313" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv with Python 3.13 and the pinned dependencies
+
+local: $(STAMP) ## Run the whole service locally (moto + API + stream poller + schedule + demo data)
+	$(PY) -m local_stack
+
+test: $(STAMP) lint ## Install what is needed, lint, and run the whole test suite
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+unit: $(STAMP) ## Unit tests only (no AWS emulation)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff, ruff format --check, mypy, and sam validate --lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
+
+format: $(STAMP) ## Format and fix what ruff can
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+validate: $(STAMP) ## sam validate --lint (cfn-lint) on template.yaml
+	$(VENV)/bin/sam validate --lint --template template.yaml --region us-east-1
+
+build: $(STAMP) ## sam build (functions and the arm64 layer)
+	PATH="$(dir $(PYTHON313)):$$PATH" $(VENV)/bin/sam build
+
+invoke: $(STAMP) ## Run one function with an event file against `make local`: make invoke FUNCTION=.. EVENT=..
+	$(PY) -m local_stack.invoke $(FUNCTION) $(EVENT)
+
+bench: $(STAMP) ## Measure DynamoDB requests/items per call, writes per stream batch, cold-start imports
+	$(PY) -m tests.bench
+
+deploy: build ## Deploy to AWS with samconfig.toml's environment: make deploy STAGE=dev|prod
+	$(VENV)/bin/sam deploy --config-env $(STAGE)
+
+clean: ## Remove the venv, build output and local state
+	rm -rf $(VENV) .aws-sam .local .pytest_cache .mypy_cache .ruff_cache

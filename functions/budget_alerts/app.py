@@ -1,0 +1,21 @@
+"""The budget-alert function, run by an EventBridge schedule: sends each due notice once."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from costmetrics import alerts, periods
+from costmetrics.config import settings
+from costmetrics.observability import logger, metrics, traced
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@traced
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    outcome = alerts.run(periods.utcnow(), alerts.publish_to_sns(settings().alert_topic_arn))
+    metrics.add_metric(name="AlertsSent", unit="Count", value=outcome.sent)
+    metrics.add_metric(name="AlertPublishFailures", unit="Count", value=outcome.failed)
+    logger.info("budget alerts evaluated", **{k: v for k, v in asdict(outcome).items() if k != "notices"})
+    return asdict(outcome)

@@ -1,0 +1,130 @@
+"""The agent registry: request, stored and response models of an agent (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from costmetrics import periods
+from costmetrics.numbers import JsonDecimal, Money
+
+AgentStatus = Literal["online", "offline", "paused", "draft"]
+ACTIVE_STATUSES: frozenset[str] = frozenset({"online", "offline"})
+
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+Amount = Annotated[JsonDecimal, Field(ge=0, le=Decimal(10) ** 12, decimal_places=2)]
+_CENTS = Decimal("0.01")
+
+
+class AgentIn(BaseModel):
+    """PUT /api/agents/{agentId}: create or replace an agent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text
+    status: AgentStatus = "draft"
+    category: Text | None = None
+    department: Text | None = None
+    role_title: Text | None = None
+    model_provider: Text | None = None
+    model_name: Text | None = None
+    human_equivalent_salary: Amount = Decimal(0)
+    estimated_hours_saved: Amount = Decimal(0)
+    cost_budget_monthly: Amount = Decimal(0)
+
+
+class Agent(BaseModel):
+    """An agent as the registry keeps it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    workspace_id: str
+    id: str
+    name: str
+    status: AgentStatus
+    category: str | None
+    department: str | None
+    role_title: str | None
+    model_provider: str | None
+    model_name: str | None
+    human_equivalent_salary: Decimal
+    estimated_hours_saved: Decimal
+    cost_budget_monthly: Decimal
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_request(
+        cls,
+        workspace_id: str,
+        agent_id: str,
+        body: AgentIn,
+        *,
+        now: datetime,
+        created_at: datetime | None = None,
+    ) -> Agent:
+        return cls(
+            workspace_id=workspace_id,
+            id=agent_id,
+            created_at=created_at or now,
+            updated_at=now,
+            **body.model_dump(),
+        )
+
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": self.workspace_id,
+            "sk": agent_sk(self.id),
+            **self.model_dump(exclude={"workspace_id", "created_at", "updated_at"}),
+            # Fixed-point amounts: DynamoDB numbers without exponent notation, whatever the JSON said.
+            "human_equivalent_salary": self.human_equivalent_salary.quantize(_CENTS),
+            "estimated_hours_saved": self.estimated_hours_saved.quantize(_CENTS),
+            "cost_budget_monthly": self.cost_budget_monthly.quantize(_CENTS),
+            "created_at": periods.stored(self.created_at),
+            "updated_at": periods.stored(self.updated_at),
+        }
+        return {name: value for name, value in item.items() if value is not None}
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Agent:
+        fields = {name: item.get(name) for name in cls.model_fields if name not in {"workspace_id"}}
+        fields["created_at"] = periods.parse_stored(item["created_at"])
+        fields["updated_at"] = periods.parse_stored(item["updated_at"])
+        return cls(workspace_id=item["pk"], **fields)
+
+
+def agent_sk(agent_id: str) -> str:
+    return f"A#{agent_id}"
+
+
+class AgentOut(BaseModel):
+    """An agent as GET/PUT /api/agents answer it (snake_case, like the workforce endpoints)."""
+
+    id: str
+    name: str
+    status: AgentStatus
+    category: str | None
+    department: str | None
+    role_title: str | None
+    model_provider: str | None
+    model_name: str | None
+    human_equivalent_salary: Money
+    estimated_hours_saved: Annotated[Decimal, Field()]
+    cost_budget_monthly: Money
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def of(cls, agent: Agent) -> AgentOut:
+        return cls(
+            **agent.model_dump(exclude={"workspace_id", "created_at", "updated_at"}),
+            created_at=periods.display(agent.created_at),
+            updated_at=periods.display(agent.updated_at),
+        )
+
+
+class AgentList(BaseModel):
+    agents: list[AgentOut]

@@ -1,0 +1,119 @@
+"""The agents table: pk = workspace id, sk = A#<agentId>."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from costmetrics import aws
+from costmetrics.agents import Agent, agent_sk
+from costmetrics.config import settings
+from costmetrics.repositories import query_all
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+
+def _table() -> Table:
+    return aws.table(settings().agents_table)
+
+
+def put_agent(agent: Agent) -> None:
+    _table().put_item(Item=agent.to_item())
+
+
+def get_agent(workspace_id: str, agent_id: str) -> Agent | None:
+    item = (
+        _table().get_item(Key={"pk": workspace_id, "sk": agent_sk(agent_id)}, ConsistentRead=True).get("Item")
+    )
+    return Agent.from_item(item) if item else None
+
+
+def agents_of_workspace(workspace_id: str) -> list[Agent]:
+    """Every agent of a workspace, ordered by agent id: one Query (paginated past 1 MB)."""
+    items = query_all(
+        _table(),
+        KeyConditionExpression="pk = :ws AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":ws": workspace_id, ":prefix": "A#"},
+    )
+    return [Agent.from_item(item) for item in items]
+
+
+def registered_agent_ids(workspace_id: str, agent_ids: Iterable[str]) -> set[str]:
+    """Which of `agent_ids` are registered in the workspace: BatchGetItem of keys only."""
+    wanted = sorted(set(agent_ids))
+    found: set[str] = set()
+    client = aws.dynamodb_client()
+    name = settings().agents_table
+    for start in range(0, len(wanted), 100):
+        request: dict[str, Any] = {
+            name: {
+                "Keys": [{"pk": workspace_id, "sk": agent_sk(a)} for a in wanted[start : start + 100]],
+                "ProjectionExpression": "sk",
+                "ConsistentRead": True,
+            }
+        }
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            found.update(str(item["sk"])[2:] for item in response["Responses"].get(name, []))
+            request = dict(response.get("UnprocessedKeys") or {})
+    return found
+
+
+ALERT_SETTINGS_SK = "SETTINGS#alerts"
+
+
+def alert_settings(workspace_id: str) -> dict[str, Any]:
+    item = (
+        _table().get_item(Key={"pk": workspace_id, "sk": ALERT_SETTINGS_SK}, ConsistentRead=True).get("Item")
+    )
+    return _settings_of(item) if item else {}
+
+
+def put_alert_settings(workspace_id: str, settings_doc: dict[str, Any]) -> None:
+    _table().put_item(Item={"pk": workspace_id, "sk": ALERT_SETTINGS_SK, **settings_doc})
+
+
+def _settings_of(item: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    if "thresholds" in item:
+        found["thresholds"] = [int(v) for v in item["thresholds"]]
+    if "forecast" in item:
+        found["forecast"] = bool(item["forecast"])
+    return found
+
+
+def budgeted_agents() -> tuple[list[tuple[str, str, str, Decimal]], dict[str, dict[str, Any]]]:
+    """Every agent with a budget in every workspace, and every workspace's alert settings.
+
+    The one Scan in the service: it reads the agents table (proportional to agents, never to events),
+    for the scheduled alert function only, never for an API request.
+    """
+    table = _table()
+    kwargs: dict[str, Any] = {
+        "FilterExpression": "(begins_with(sk, :agent) AND cost_budget_monthly > :zero) OR sk = :settings",
+        "ProjectionExpression": "pk, sk, #name, cost_budget_monthly, thresholds, forecast",
+        "ExpressionAttributeNames": {"#name": "name"},
+        "ExpressionAttributeValues": {":agent": "A#", ":zero": 0, ":settings": ALERT_SETTINGS_SK},
+    }
+    agents: list[tuple[str, str, str, Decimal]] = []
+    settings_by_workspace: dict[str, dict[str, Any]] = {}
+    while True:
+        page = table.scan(**kwargs)
+        for item in page.get("Items", []):
+            workspace_id, sk = str(item["pk"]), str(item["sk"])
+            if sk == ALERT_SETTINGS_SK:
+                settings_by_workspace[workspace_id] = _settings_of(item)
+            else:
+                agents.append(
+                    (
+                        workspace_id,
+                        sk[2:],
+                        str(item.get("name", sk[2:])),
+                        Decimal(str(item["cost_budget_monthly"])),
+                    )
+                )
+        if "LastEvaluatedKey" not in page:
+            return agents, settings_by_workspace
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -1,0 +1,253 @@
+"""Writes events/*.json, the files `sam local invoke <Function> -e events/<file>` and `make invoke` take,
+from the one API Gateway event factory. `python -m local_stack.event_files` regenerates them;
+tests/unit/test_event_files.py fails when a committed file differs from what this produces."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from local_stack.apigw import claims_for, rest_event
+from local_stack.template import ROOT
+
+EVENTS_DIR = ROOT / "events"
+WORKSPACE = "demo"
+ADMIN = claims_for(WORKSPACE, ["admin"])
+VIEWER = claims_for(WORKSPACE, ["viewer"], username="viewer@example.com")
+STREAM_ARN = (
+    "arn:aws:dynamodb:us-east-1:123456789012:table/cost-metrics-local-events/stream/2026-11-25T00:00:00.000"
+)
+
+
+def _fixed(event: dict[str, Any]) -> dict[str, Any]:
+    """Stable ids and times, so that regenerating gives the same bytes."""
+    context = event["requestContext"]
+    context.update(
+        requestId="c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+        extendedRequestId="local-request",
+        requestTime="25/Nov/2026:09:00:00 +0000",
+        requestTimeEpoch=1795597200000,
+    )
+    return event
+
+
+def _api(method: str, path: str, resource: str, claims: dict[str, str] | None = ADMIN, **kwargs: Any) -> Any:
+    return lambda: _fixed(rest_event(method, path, resource=resource, claims=claims, **kwargs))
+
+
+def _stream_record(
+    seq: int,
+    event_id: str,
+    event_type: str,
+    details: dict[str, Any],
+    name: str = "INSERT",
+    created: str = "2026-11-20T09:00:00.000000Z",
+) -> dict[str, Any]:
+    image = {
+        "pk": {"S": f"ws-sample#{event_id}"},
+        "workspaceId": {"S": "ws-sample"},
+        "id": {"S": event_id},
+        "agentId": {"S": "sample-agent"},
+        "eventType": {"S": event_type},
+        "createdAt": {"S": created},
+        "details": {"S": json.dumps(details, separators=(",", ":"), sort_keys=True)},
+        "ingestedAt": {"S": created},
+        "expiresAt": {"N": "1830000000"},
+    }
+    record: dict[str, Any] = {
+        "eventID": f"{seq:032x}",
+        "eventName": name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1795597200,
+            "Keys": {"pk": image["pk"]},
+            "SequenceNumber": str(1100000000017454423000 + seq),
+            "SizeBytes": 300,
+            "StreamViewType": "NEW_IMAGE",
+        },
+        "eventSourceARN": STREAM_ARN,
+    }
+    if name == "REMOVE":
+        record["userIdentity"] = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    else:
+        record["dynamodb"]["NewImage"] = image
+    return record
+
+
+def _stream_batch() -> dict[str, Any]:
+    return {
+        "Records": [
+            _stream_record(
+                1,
+                "sample-1",
+                "model_invocation",
+                {
+                    "model": "claude-haiku-3.5",
+                    "inputTokens": 12000,
+                    "outputTokens": 800,
+                    "cacheReadTokens": 30000,
+                    "durationMs": 2100,
+                },
+            ),
+            _stream_record(2, "sample-2", "task_completed", {"taskType": "summarization"}),
+            _stream_record(
+                3, "sample-3", "tool_call", {"tool": "web_search", "success": True, "durationMs": 640}
+            ),
+            _stream_record(4, "sample-0", "session_end", {}, name="REMOVE"),
+        ]
+    }
+
+
+def _schedule() -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.scheduler",
+        "account": "123456789012",
+        "time": "2026-11-25T09:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:scheduler:us-east-1:123456789012:schedule/default/cost-metrics-budget-alerts"],
+        "detail": "{}",
+    }
+
+
+def _custom_resource() -> dict[str, Any]:
+    return {
+        "RequestType": "Create",
+        "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:cost-metrics-CatalogSeederFunction",
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/cost-metrics/00000000",
+        "RequestId": "4d3c6c4e-5e4b-4f3a-9a5e-000000000001",
+        "LogicalResourceId": "GlobalPricingCatalog",
+        "ResourceType": "Custom::PricingCatalog",
+        "ResourceProperties": {"ServiceToken": "…", "CatalogVersion": "2026-11-25"},
+    }
+
+
+SAMPLE_EVENTS = {
+    "events": [
+        {
+            "id": "sample-evt-1",
+            "agentId": "nova",
+            "eventType": "model_invocation",
+            "createdAt": "2026-11-25T08:59:00Z",
+            "details": {
+                "model": "claude-haiku-3.5",
+                "inputTokens": 5200,
+                "outputTokens": 640,
+                "cacheReadTokens": 12000,
+                "durationMs": 1840,
+            },
+        },
+        {
+            "id": "sample-evt-2",
+            "agentId": "nova",
+            "eventType": "task_completed",
+            "createdAt": "2026-11-25T08:59:30Z",
+            "details": {"taskType": "research"},
+        },
+    ]
+}
+
+AGENT = {
+    "name": "Nova",
+    "status": "online",
+    "category": "Research",
+    "department": "Strategy",
+    "role_title": "Research Analyst",
+    "model_provider": "anthropic",
+    "model_name": "claude-haiku-3.5",
+    "human_equivalent_salary": 75000,
+    "estimated_hours_saved": 80,
+    "cost_budget_monthly": 100,
+}
+
+# file name -> (function logical id, what it shows, builder)
+FILES: dict[str, tuple[str, str, Callable[[], dict[str, Any]]]] = {
+    "health-get.json": (
+        "HealthFunction",
+        "GET /api/health, no token",
+        _api("GET", "/api/health", "/api/health", claims=None),
+    ),
+    "activity-post.json": (
+        "ActivityFunction",
+        "POST /api/activity with two events",
+        _api("POST", "/api/activity", "/api/activity", body=SAMPLE_EVENTS),
+    ),
+    "agents-put.json": (
+        "AgentsFunction",
+        "PUT /api/agents/nova",
+        _api(
+            "PUT",
+            "/api/agents/nova",
+            "/api/agents/{agentId}",
+            path_parameters={"agentId": "nova"},
+            body=AGENT,
+        ),
+    ),
+    "agents-list.json": (
+        "AgentsFunction",
+        "GET /api/agents as a viewer",
+        _api("GET", "/api/agents", "/api/agents", claims=VIEWER),
+    ),
+    "agents-get.json": (
+        "AgentsFunction",
+        "GET /api/agents/nova",
+        _api("GET", "/api/agents/nova", "/api/agents/{agentId}", path_parameters={"agentId": "nova"}),
+    ),
+    "cost-analysis-summary.json": (
+        "CostAnalysisFunction",
+        "GET /api/cost-analysis/summary",
+        _api("GET", "/api/cost-analysis/summary", "/api/cost-analysis/summary"),
+    ),
+    "cost-analysis-summary-month.json": (
+        "CostAnalysisFunction",
+        "GET /api/cost-analysis/summary?month=2026-10",
+        _api("GET", "/api/cost-analysis/summary", "/api/cost-analysis/summary", query={"month": "2026-10"}),
+    ),
+    "cost-analysis-pricing.json": (
+        "CostAnalysisFunction",
+        "GET /api/cost-analysis/pricing",
+        _api("GET", "/api/cost-analysis/pricing", "/api/cost-analysis/pricing"),
+    ),
+    "cost-analysis-pricing-put.json": (
+        "CostAnalysisFunction",
+        "PUT /api/cost-analysis/pricing/gpt-5.4 (a workspace price)",
+        _api(
+            "PUT",
+            "/api/cost-analysis/pricing/gpt-5.4",
+            "/api/cost-analysis/pricing/{modelId}",
+            path_parameters={"modelId": "gpt-5.4"},
+            body={"inputPricePerMillion": 2.25, "outputPricePerMillion": 13.5},
+        ),
+    ),
+    "rollup-stream-batch.json": (
+        "RollupFunction",
+        "a stream batch: 3 INSERTs of workspace ws-sample, 1 TTL expiry",
+        _stream_batch,
+    ),
+    "budget-alerts-schedule.json": ("BudgetAlertFunction", "the EventBridge Scheduler event", _schedule),
+    "catalog-seeder-create.json": (
+        "CatalogSeederFunction",
+        "a CloudFormation Create, without ResponseURL so it can run locally",
+        _custom_resource,
+    ),
+}
+
+
+def render(name: str) -> str:
+    return json.dumps(FILES[name][2](), indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    EVENTS_DIR.mkdir(exist_ok=True)
+    for name in FILES:
+        (EVENTS_DIR / name).write_text(render(name))
+    print(f"wrote {len(FILES)} files to {EVENTS_DIR}")
+
+
+if __name__ == "__main__":
+    main()
