@@ -208,6 +208,19 @@ FILES: dict[str, tuple[str, str, Callable[[], dict[str, Any]]]] = {
         "GET /api/cost-analysis/summary?month=2026-10",
         _api("GET", "/api/cost-analysis/summary", "/api/cost-analysis/summary", query={"month": "2026-10"}),
     ),
+    **{
+        f"cost-analysis-{name}.json": (
+            "CostAnalysisFunction",
+            f"GET /api/cost-analysis/{name}",
+            _api("GET", f"/api/cost-analysis/{name}", f"/api/cost-analysis/{name}"),
+        )
+        for name in ("by-provider", "by-model", "agents", "recommendations", "budget-alerts")
+    },
+    "cost-analysis-agents-csv.json": (
+        "CostAnalysisFunction",
+        "GET /api/cost-analysis/agents as CSV (Accept: text/csv)",
+        _api("GET", "/api/cost-analysis/agents", "/api/cost-analysis/agents", headers={"Accept": "text/csv"}),
+    ),
     "cost-analysis-pricing.json": (
         "CostAnalysisFunction",
         "GET /api/cost-analysis/pricing",

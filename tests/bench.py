@@ -25,7 +25,15 @@ from tests.datasets import AGENTS  # noqa: E402
 
 WORKSPACE = "ws-bench"
 QUICK = False
-READ_ROUTES = ["/api/cost-analysis/summary", "/api/cost-analysis/pricing"]
+READ_ROUTES = [
+    "/api/cost-analysis/summary",
+    "/api/cost-analysis/by-provider",
+    "/api/cost-analysis/by-model",
+    "/api/cost-analysis/agents",
+    "/api/cost-analysis/recommendations",
+    "/api/cost-analysis/budget-alerts",
+    "/api/cost-analysis/pricing",
+]
 
 
 class DynamoCounter:

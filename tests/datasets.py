@@ -33,7 +33,7 @@ AGENTS: list[dict[str, Any]] = [
         "model_name": "claude-sonnet-4-20250514",
         "human_equivalent_salary": 90000,
         "estimated_hours_saved": 120,
-        "cost_budget_monthly": 5,
+        "cost_budget_monthly": 1,
     },
     {
         "id": "pulse",
@@ -97,16 +97,15 @@ AGENT_MODELS = {
     "sage": ["gemini-2.5-pro", "gemini-2.5-flash"],
     "echo": ["gpt-5.4-mini"],
 }
-TASK_TYPES = [
-    "classification",
-    "summarization",
-    "extraction",
-    "research",
-    "writing",
-    "coding",
-    "planning",
-    "bespoke-analysis",
-]
+# The work each agent does (its task types), plus the occasional unusual task.
+AGENT_TASKS = {
+    "nova": ["research", "summarization"],
+    "atlas": ["classification", "extraction"],
+    "pulse": ["writing"],
+    "sage": ["planning", "research"],
+    "echo": ["classification"],
+}
+RARE_TASKS = ["bespoke-analysis", "coding"]
 
 
 @dataclass
@@ -148,7 +147,7 @@ def make_events(
                 "cron_execution",
                 "config_change",
             ],
-            weights=[50, 18, 14, 4, 4, 4, 3, 3],
+            weights=[50, 18, 14, 0.3, 4, 4, 3, 3],
         )[0]
         details: dict[str, Any]
         if kind == "model_invocation":
@@ -156,16 +155,18 @@ def make_events(
             details = {
                 "model": model,
                 "inputTokens": rng.randint(200, 40_000),
-                "outputTokens": rng.randint(50, 8_000),
+                "outputTokens": rng.randint(50, 1_500),
                 "durationMs": rng.randint(300, 9_000),
-                "success": rng.random() > 0.05,
+                "success": rng.random() > 0.01,
             }
             if rng.random() < 0.5:
                 details["cacheReadTokens"] = rng.randint(0, 60_000)
             if rng.random() < 0.2:
                 details["cacheWriteTokens"] = rng.randint(0, 20_000)
         elif kind == "task_completed":
-            details = {"taskType": rng.choice(TASK_TYPES)} if rng.random() < 0.9 else {}
+            tasks = AGENT_TASKS.get(agent, ["research"])
+            chosen = rng.choice(RARE_TASKS) if rng.random() < 0.02 else rng.choice(tasks)
+            details = {"taskType": chosen} if rng.random() < 0.95 else {}
         elif kind == "tool_call":
             details = {
                 "tool": rng.choice(["web_search", "sql", "email"]),

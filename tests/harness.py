@@ -72,7 +72,9 @@ class Api:
             claims=used_claims if route.authorized else None,
         )
         response = handler_of(route.module)(event, LambdaContext.named(route.function))
-        return Reply(response["statusCode"], response.get("headers") or {}, response.get("body") or "")
+        headers = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
+        headers.update(response.get("headers") or {})
+        return Reply(response["statusCode"], headers, response.get("body") or "")
 
     def get(self, path: str, **kwargs: Any) -> Reply:
         return self.call("GET", path, **kwargs)

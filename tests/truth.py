@@ -81,6 +81,27 @@ class Truth:
     by_agent_model: dict[tuple[str, str, str], Usage] = field(default_factory=lambda: defaultdict(Usage))
     events_by_agent: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
     active_agents: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    task_types: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
+    failed_invocations: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+
+    def agent_usage(self, month: str, agent: str) -> Usage:
+        total = Usage()
+        for (m, a, _), u in self.by_agent_model.items():
+            if (m, a) == (month, agent):
+                for name in (
+                    "invocations",
+                    "input_tokens",
+                    "output_tokens",
+                    "cache_read_tokens",
+                    "cache_write_tokens",
+                    "unpriced_tokens",
+                    "duration_count",
+                ):
+                    setattr(total, name, getattr(total, name) + getattr(u, name))
+                total.input_cost += u.input_cost
+                total.output_cost += u.output_cost
+                total.duration_total += u.duration_total
+        return total
 
     def month_cost(self, month: str) -> Decimal:
         return sum((u.cost for (m, _, _), u in self.by_agent_model.items() if m == month), Decimal(0))
@@ -116,8 +137,23 @@ def compute(events: list[dict[str, Any]], overrides: list[Override] | None = Non
         agent = event["agentId"]
         truth.events_by_agent[(month, agent, event["eventType"])] += 1
         truth.active_agents[month].add(agent)
+        if event["eventType"] == "task_completed":
+            raw = event["details"].get("taskType")
+            known = {
+                "classification",
+                "summarization",
+                "extraction",
+                "research",
+                "writing",
+                "coding",
+                "planning",
+            }
+            kind = "unspecified" if not raw else (raw.lower() if raw.lower() in known else "other")
+            truth.task_types[(month, agent, kind)] += 1
         if event["eventType"] != "model_invocation":
             continue
+        if event["details"].get("success") is False:
+            truth.failed_invocations[(month, agent)] += 1
         d = event["details"]
         usage = truth.by_agent_model[(month, agent, d["model"])]
         tokens = (

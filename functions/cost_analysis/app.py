@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import ValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel, ValidationError
 
 from costmetrics import auth, cost_analysis, periods
-from costmetrics.api import caller, create_app, json_body, lambda_entry
+from costmetrics.api import caller, create_app, json_body, lambda_entry, negotiated
 from costmetrics.errors import InvalidRequest
 from costmetrics.events import describe
 
@@ -20,10 +22,61 @@ Month = Annotated[
 ]
 
 
+def _with_csv(model: type[BaseModel]) -> dict[int, OpenAPIResponse]:
+    """OpenAPI: the JSON model, or the same rows as CSV with Accept: text/csv."""
+    return {
+        200: {
+            "description": "OK",
+            "content": {"application/json": {"model": model}, "text/csv": {"schema": {"type": "string"}}},
+        }
+    }
+
+
 @app.get("/api/cost-analysis/summary")
 def get_summary(month: Month = None) -> cost_analysis.Summary:
     principal = caller(app, auth.READERS)
     return cost_analysis.summary_for(principal.workspace_id, periods.parse_month(month))
+
+
+@app.get("/api/cost-analysis/by-provider", responses=_with_csv(cost_analysis.ByProvider))
+def get_by_provider(month: Month = None) -> Response[Any]:
+    principal = caller(app, auth.READERS)
+    body = cost_analysis.by_provider_for(principal.workspace_id, periods.parse_month(month))
+    return negotiated(app, body, body.providers, cost_analysis.ProviderRow, f"by-provider-{body.month}")
+
+
+@app.get("/api/cost-analysis/by-model", responses=_with_csv(cost_analysis.ByModel))
+def get_by_model(month: Month = None) -> Response[Any]:
+    principal = caller(app, auth.READERS)
+    body = cost_analysis.by_model_for(principal.workspace_id, periods.parse_month(month))
+    return negotiated(app, body, body.models, cost_analysis.ModelRow, f"by-model-{body.month}")
+
+
+@app.get("/api/cost-analysis/agents", responses=_with_csv(cost_analysis.AgentCosts))
+def get_agents(month: Month = None) -> Response[Any]:
+    principal = caller(app, auth.READERS)
+    body = cost_analysis.agent_costs_for(principal.workspace_id, periods.parse_month(month), periods.utcnow())
+    return negotiated(app, body, body.agents, cost_analysis.AgentCost, f"agents-{body.month}")
+
+
+@app.get("/api/cost-analysis/recommendations", responses=_with_csv(cost_analysis.Recommendations))
+def get_recommendations(month: Month = None) -> Response[Any]:
+    principal = caller(app, auth.READERS)
+    body = cost_analysis.recommendations_for(
+        principal.workspace_id, periods.parse_month(month), periods.utcnow()
+    )
+    return negotiated(
+        app, body, body.recommendations, cost_analysis.RecommendationRow, f"recommendations-{body.month}"
+    )
+
+
+@app.get("/api/cost-analysis/budget-alerts", responses=_with_csv(cost_analysis.BudgetAlerts))
+def get_budget_alerts(month: Month = None) -> Response[Any]:
+    principal = caller(app, auth.READERS)
+    body = cost_analysis.budget_alerts_for(
+        principal.workspace_id, periods.parse_month(month), periods.utcnow()
+    )
+    return negotiated(app, body, body.alerts, cost_analysis.BudgetAlertRow, f"budget-alerts-{body.month}")
 
 
 @app.get("/api/cost-analysis/pricing")

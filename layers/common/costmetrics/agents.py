@@ -74,10 +74,10 @@ class Agent(BaseModel):
             **body.model_dump(),
         )
 
-    def to_item(self) -> dict[str, Any]:
+    def to_item(self, sk: str | None = None) -> dict[str, Any]:
         item: dict[str, Any] = {
             "pk": self.workspace_id,
-            "sk": agent_sk(self.id),
+            "sk": sk or agent_sk(self.id),
             **self.model_dump(exclude={"workspace_id", "created_at", "updated_at"}),
             # Fixed-point amounts: DynamoDB numbers without exponent notation, whatever the JSON said.
             "human_equivalent_salary": self.human_equivalent_salary.quantize(_CENTS),
@@ -98,6 +98,43 @@ class Agent(BaseModel):
 
 def agent_sk(agent_id: str) -> str:
     return f"A#{agent_id}"
+
+
+def history_sk(agent_id: str, month: str) -> str:
+    """The agent as it stood in `month`: written by every change, the last change of a month wins."""
+    return f"H#{agent_id}#{month}"
+
+
+def agents_as_of(
+    items: list[dict[str, Any]], month: str, active: set[str] | frozenset[str] = frozenset()
+) -> list[Agent]:
+    """The registry as it stood in `month`, from every current (A#) and history (H#) item of a workspace.
+
+    An agent counts in `month` if it was registered by then, with the values of its last change up to that
+    month (a later budget or salary change does not rewrite the past); or if it has activity in `month`
+    although registered later (a backfill), with the values it was first registered with.
+    """
+    history: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    current: dict[str, dict[str, Any]] = {}
+    for item in items:
+        sk = str(item["sk"])
+        if sk.startswith("H#"):
+            agent_id, _, changed = sk[2:].rpartition("#")
+            history.setdefault(agent_id, []).append((changed, item))
+        elif sk.startswith("A#"):
+            current[sk[2:]] = item
+    found = []
+    for agent_id, item in sorted(current.items()):
+        versions = sorted(history.get(agent_id, []), key=lambda v: v[0])
+        if not versions:  # registered before history was kept: the current values
+            found.append(Agent.from_item(item))
+            continue
+        upto = [v for changed, v in versions if changed <= month]
+        if upto:
+            found.append(Agent.from_item(upto[-1]))
+        elif agent_id in active:
+            found.append(Agent.from_item(versions[0][1]))
+    return found
 
 
 class AgentOut(BaseModel):

@@ -4,13 +4,14 @@ one place, request bodies parsed safely, callers authorized from the authorizer'
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 
 from costmetrics.auth import Principal, authorize
 from costmetrics.errors import DomainError, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
@@ -97,6 +98,37 @@ def json_body(app: APIGatewayRestResolver) -> Any:
         ) from None
     except RecursionError:
         raise InvalidRequest("the body is nested too deeply") from None
+
+
+def wants_csv(app: APIGatewayRestResolver) -> bool:
+    """Whether the client asked for CSV (Accept: text/csv) rather than JSON."""
+    headers = app.current_event.headers or {}
+    accept = next((v for k, v in headers.items() if k.lower() == "accept"), "") or ""
+    return "text/csv" in accept.lower()
+
+
+def negotiated(
+    app: APIGatewayRestResolver,
+    body: BaseModel,
+    rows: Sequence[BaseModel],
+    row_type: type[BaseModel],
+    filename: str,
+) -> Response[Any]:
+    """The JSON body, or its rows as CSV when the client accepts text/csv."""
+    if wants_csv(app):
+        from costmetrics.csv_export import to_csv
+
+        return Response(
+            status_code=200,
+            content_type="text/csv; charset=utf-8",
+            body=to_csv(rows, row_type),
+            headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+        )
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=body.model_dump_json(by_alias=True),
+    )
 
 
 def json_response(status: int, body: Any, encoder: Callable[[Any], Any] | None = None) -> Response[Any]:

@@ -11,7 +11,7 @@ Counters only ever grow by ADD, and each event is applied at most once (see cost
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
@@ -227,6 +227,9 @@ class UsageTotals:
             duration_count=_int(item, "durationCount"),
             failed_invocations=_int(item, "failedInvocations"),
         )
+
+    def __add__(self, other: UsageTotals) -> UsageTotals:
+        return UsageTotals(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
     @property
     def total_cost(self) -> Decimal:

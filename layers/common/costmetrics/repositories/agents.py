@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from costmetrics import aws
-from costmetrics.agents import Agent, agent_sk
+from costmetrics import aws, periods
+from costmetrics.agents import Agent, agent_sk, agents_as_of, history_sk
 from costmetrics.config import settings
 from costmetrics.repositories import query_all
 
@@ -20,7 +20,11 @@ def _table() -> Table:
 
 
 def put_agent(agent: Agent) -> None:
-    _table().put_item(Item=agent.to_item())
+    """Stores the agent and its snapshot for the month of the change (which keeps past months' values)."""
+    month = periods.month_of(agent.updated_at)
+    with _table().batch_writer() as batch:
+        batch.put_item(Item=agent.to_item())
+        batch.put_item(Item=agent.to_item(history_sk(agent.id, month)))
 
 
 def get_agent(workspace_id: str, agent_id: str) -> Agent | None:
@@ -38,6 +42,19 @@ def agents_of_workspace(workspace_id: str) -> list[Agent]:
         ExpressionAttributeValues={":ws": workspace_id, ":prefix": "A#"},
     )
     return [Agent.from_item(item) for item in items]
+
+
+def agents_in_month(
+    workspace_id: str, month: str, active: set[str] | frozenset[str] = frozenset()
+) -> list[Agent]:
+    """The registry as it stood in `month` (see agents.agents_as_of): one Query of the workspace's agent
+    and history items (agents + their changes, never events)."""
+    items = query_all(
+        _table(),
+        KeyConditionExpression="pk = :ws AND sk BETWEEN :first AND :last",
+        ExpressionAttributeValues={":ws": workspace_id, ":first": "A#", ":last": "H#~"},
+    )
+    return agents_as_of(items, month, active)
 
 
 def registered_agent_ids(workspace_id: str, agent_ids: Iterable[str]) -> set[str]:
