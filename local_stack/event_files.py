@@ -216,6 +216,14 @@ FILES: dict[str, tuple[str, str, Callable[[], dict[str, Any]]]] = {
         )
         for name in ("by-provider", "by-model", "agents", "recommendations", "budget-alerts")
     },
+    **{
+        f"workforce-{name}.json": (
+            "WorkforceFunction",
+            f"GET /api/agents/workforce/{name}" + ((query and f"?months={query['months']}") or ""),
+            _api("GET", f"/api/agents/workforce/{name}", f"/api/agents/workforce/{name}", query=query),
+        )
+        for name, query in (("summary", None), ("agents", None), ("trends", {"months": "12"}))
+    },
     "cost-analysis-agents-csv.json": (
         "CostAnalysisFunction",
         "GET /api/cost-analysis/agents as CSV (Accept: text/csv)",

@@ -33,6 +33,9 @@ READ_ROUTES = [
     "/api/cost-analysis/recommendations",
     "/api/cost-analysis/budget-alerts",
     "/api/cost-analysis/pricing",
+    "/api/agents/workforce/summary",
+    "/api/agents/workforce/agents",
+    "/api/agents/workforce/trends?months=24",
 ]
 
 
@@ -155,7 +158,7 @@ def load_month(total: int, loaded: int) -> int:
     return total
 
 
-def bench_reads(call: Callable[[str], Any]) -> None:
+def bench_reads(call: Callable[..., Any]) -> None:
     print("2. Read endpoints: DynamoDB requests and items read per call, by events in the month")
     rows: dict[str, list[str]] = {route: [] for route in READ_ROUTES}
     loaded = 0
@@ -165,7 +168,8 @@ def bench_reads(call: Callable[[str], Any]) -> None:
         print(f"   ({total:,} events rolled up in {time.perf_counter() - started:.0f} s)")
         for route in READ_ROUTES:
             with counting() as counter:
-                reply = call(route)
+                path, _, query = route.partition("?")
+                reply = call(path, query=query or None)
                 assert reply.status == 200, reply.text
             rows[route].append(f"{counter.total_requests} requests / {counter.items_read} items")
     print(f"   {'endpoint':42} {'1,000 events':>26} {'100,000 events':>26}")

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from costmetrics import periods
-from costmetrics.numbers import JsonDecimal, Money
+from costmetrics.numbers import JsonDecimal, Money, Quantity
 
 AgentStatus = Literal["online", "offline", "paused", "draft"]
 ACTIVE_STATUSES: frozenset[str] = frozenset({"online", "offline"})
@@ -100,8 +100,12 @@ def agent_sk(agent_id: str) -> str:
     return f"A#{agent_id}"
 
 
+ORIGIN = "0000-00"
+
+
 def history_sk(agent_id: str, month: str) -> str:
-    """The agent as it stood in `month`: written by every change, the last change of a month wins."""
+    """The agent as it stood in `month`: written by every change, the last change of a month wins.
+    `ORIGIN` holds the values the agent was first registered with."""
     return f"H#{agent_id}#{month}"
 
 
@@ -126,14 +130,16 @@ def agents_as_of(
     found = []
     for agent_id, item in sorted(current.items()):
         versions = sorted(history.get(agent_id, []), key=lambda v: v[0])
-        if not versions:  # registered before history was kept: the current values
+        origin = next((v for changed, v in versions if changed == ORIGIN), None)
+        changes = [(changed, v) for changed, v in versions if changed != ORIGIN]
+        if not changes:  # registered before history was kept: the current values
             found.append(Agent.from_item(item))
             continue
-        upto = [v for changed, v in versions if changed <= month]
+        upto = [v for changed, v in changes if changed <= month]
         if upto:
             found.append(Agent.from_item(upto[-1]))
         elif agent_id in active:
-            found.append(Agent.from_item(versions[0][1]))
+            found.append(Agent.from_item(origin or changes[0][1]))
     return found
 
 
@@ -149,7 +155,7 @@ class AgentOut(BaseModel):
     model_provider: str | None
     model_name: str | None
     human_equivalent_salary: Money
-    estimated_hours_saved: Annotated[Decimal, Field()]
+    estimated_hours_saved: Quantity
     cost_budget_monthly: Money
     created_at: str
     updated_at: str

@@ -53,6 +53,8 @@ Ratio3 = Annotated[Decimal, _edge(3)]
 """utilization and cost_per_task: 3 places."""
 Pct = Annotated[Decimal, _edge(1)]
 """Percentages: 1 place."""
+Quantity = Annotated[Decimal, _edge(2)]
+"""Hours and other non-money quantities: a JSON number, 2 places at most."""
 Price = Annotated[Decimal, PlainSerializer(_json_number, return_type=float, when_used="json")]
 """A catalog price per million tokens, shown as stored (0.075 stays 0.075)."""
 

@@ -12,8 +12,16 @@ from costmetrics.errors import InvalidRequest, NotFound
 from costmetrics.events import AGENT_ID, describe
 from costmetrics.repositories import agents as agents_repo
 
+# /api/agents/workforce/* are routes of their own, so no agent may be called "workforce".
+RESERVED_IDS = frozenset({"workforce"})
+
 
 def _checked_id(agent_id: str) -> str:
+    if agent_id in RESERVED_IDS:
+        raise InvalidRequest(
+            f"agentId {agent_id!r} is reserved by the API's own routes",
+            details=[{"in": "path", "field": "agentId", "problem": "reserved"}],
+        )
     if not AGENT_ID.match(agent_id):
         raise InvalidRequest(
             f"agentId {agent_id!r} is invalid: 1-64 characters, letters, digits and . _ : -",
@@ -34,7 +42,7 @@ def register(workspace_id: str, agent_id: str, body: Any) -> AgentOut:
     agent = Agent.from_request(
         workspace_id, agent_id, request, now=now, created_at=existing.created_at if existing else None
     )
-    agents_repo.put_agent(agent)
+    agents_repo.put_agent(agent, created=existing is None)
     return AgentOut.of(agent)
 
 

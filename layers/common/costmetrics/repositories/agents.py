@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from costmetrics import aws, periods
-from costmetrics.agents import Agent, agent_sk, agents_as_of, history_sk
+from costmetrics.agents import ORIGIN, Agent, agent_sk, agents_as_of, history_sk
 from costmetrics.config import settings
 from costmetrics.repositories import query_all
 
@@ -19,12 +19,15 @@ def _table() -> Table:
     return aws.table(settings().agents_table)
 
 
-def put_agent(agent: Agent) -> None:
-    """Stores the agent and its snapshot for the month of the change (which keeps past months' values)."""
+def put_agent(agent: Agent, *, created: bool) -> None:
+    """Stores the agent and its snapshot for the month of the change (which keeps past months' values);
+    a new agent also keeps its first values (ORIGIN) for activity backfilled before its registration."""
     month = periods.month_of(agent.updated_at)
     with _table().batch_writer() as batch:
         batch.put_item(Item=agent.to_item())
         batch.put_item(Item=agent.to_item(history_sk(agent.id, month)))
+        if created:
+            batch.put_item(Item=agent.to_item(history_sk(agent.id, ORIGIN)))
 
 
 def get_agent(workspace_id: str, agent_id: str) -> Agent | None:

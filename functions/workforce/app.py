@@ -1,0 +1,44 @@
+"""Workforce ROI: GET /api/agents/workforce/summary, /agents (a bare array) and /trends."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from costmetrics import auth, periods, workforce
+from costmetrics.api import caller, create_app, lambda_entry
+
+app = create_app()
+
+Month = Annotated[
+    str | None,
+    Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="UTC month YYYY-MM; default: the current month"),
+]
+TrendMonths = Annotated[
+    int,
+    Query(
+        ge=1, le=workforce.MAX_TREND_MONTHS, description="months of history, ending with the current month"
+    ),
+]
+
+
+@app.get("/api/agents/workforce/summary")
+def get_summary(month: Month = None) -> workforce.WorkforceSummary:
+    principal = caller(app, auth.READERS)
+    return workforce.summary_for(principal.workspace_id, periods.parse_month(month))
+
+
+@app.get("/api/agents/workforce/agents")
+def get_agents(month: Month = None) -> workforce.AgentROIList:
+    principal = caller(app, auth.READERS)
+    return workforce.agents_for(principal.workspace_id, periods.parse_month(month))
+
+
+@app.get("/api/agents/workforce/trends")
+def get_trends(months: TrendMonths = workforce.DEFAULT_TREND_MONTHS) -> workforce.Trends:
+    principal = caller(app, auth.READERS)
+    return workforce.trends_for(principal.workspace_id, months)
+
+
+lambda_handler = lambda_entry(app)
