@@ -18,4 +18,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(name="AlertsSent", unit="Count", value=outcome.sent)
     metrics.add_metric(name="AlertPublishFailures", unit="Count", value=outcome.failed)
     logger.info("budget alerts evaluated", **{k: v for k, v in asdict(outcome).items() if k != "notices"})
+    if outcome.failed:
+        # Everything that could be sent was; failing the invocation raises the Errors alarm. The unsent
+        # notices have no record, so the next run sends them.
+        raise AlertsNotSent(f"{outcome.failed} notice(s) or workspace(s) failed; they are retried next run")
     return asdict(outcome)
+
+
+class AlertsNotSent(Exception):
+    """Some notices could not be published in this run."""

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ValidationError
 
-from costmetrics import auth, cost_analysis, periods
+from costmetrics import alerts, auth, cost_analysis, periods
 from costmetrics.api import caller, create_app, json_body, lambda_entry, negotiated
 from costmetrics.errors import InvalidRequest
 from costmetrics.events import describe
@@ -77,6 +77,18 @@ def get_budget_alerts(month: Month = None) -> Response[Any]:
         principal.workspace_id, periods.parse_month(month), periods.utcnow()
     )
     return negotiated(app, body, body.alerts, cost_analysis.BudgetAlertRow, f"budget-alerts-{body.month}")
+
+
+@app.get("/api/cost-analysis/budget-alerts/settings")
+def get_alert_settings() -> alerts.AlertSettings:
+    principal = caller(app, auth.READERS)
+    return alerts.settings_for(principal.workspace_id)
+
+
+@app.put("/api/cost-analysis/budget-alerts/settings")
+def put_alert_settings() -> alerts.AlertSettings:
+    principal = caller(app, auth.ADMINS)
+    return alerts.set_settings(principal.workspace_id, json_body(app))
 
 
 @app.get("/api/cost-analysis/pricing")

@@ -87,6 +87,9 @@ def test_pricing_lists_the_catalog_merged_with_the_workspace_prices(stack: Any) 
     assert new_model.status == 200, new_model.text
     models = {m["id"]: m for m in api.get("/api/cost-analysis/pricing").json["models"]}
     assert models["claude-haiku-3.5"]["inputPricePerMillion"] == 0.5
+    # Cache prices not given keep the model's known ones; null explicitly means "none".
+    assert models["claude-haiku-3.5"]["cacheReadPricePerMillion"] == 0.08
+    assert models["claude-haiku-3.5"]["cacheWritePricePerMillion"] == 1.0
     assert models["claude-haiku-3.5"]["source"] == "workspace"
     assert "in-house-llm" not in models  # not in force yet
     assert Api("ws-other").get("/api/cost-analysis/pricing").json["models"] == catalog

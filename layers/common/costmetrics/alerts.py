@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from costmetrics import periods
 from costmetrics.budgets import DEFAULT_THRESHOLDS, BudgetStatus, assess, due_kinds
@@ -28,10 +28,10 @@ class AlertSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    thresholds: list[int] = Field(
+    thresholds: list[StrictInt] = Field(
         default_factory=lambda: list(DEFAULT_THRESHOLDS), min_length=1, max_length=5
     )
-    forecast: bool = True
+    forecast: StrictBool = True
 
     @field_validator("thresholds")
     @classmethod
@@ -39,6 +39,25 @@ class AlertSettings(BaseModel):
         if any(not 1 <= v <= 1000 for v in values):
             raise ValueError("each threshold is a percent of the budget from 1 to 1000")
         return sorted(set(values))
+
+
+def settings_for(workspace_id: str) -> AlertSettings:
+    return AlertSettings.model_validate(agents_repo.alert_settings(workspace_id))
+
+
+def set_settings(workspace_id: str, body: Any) -> AlertSettings:
+    """Replaces a workspace's alert settings; raises InvalidRequest naming the bad field."""
+    from pydantic import ValidationError
+
+    from costmetrics.errors import InvalidRequest
+    from costmetrics.events import describe
+
+    try:
+        chosen = AlertSettings.model_validate(body)
+    except ValidationError as error:
+        raise InvalidRequest(describe(error), details=[{"in": "body", "problem": describe(error)}]) from None
+    agents_repo.put_alert_settings(workspace_id, chosen.model_dump())
+    return chosen
 
 
 @dataclass(frozen=True)

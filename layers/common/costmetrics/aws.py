@@ -19,7 +19,13 @@ def _config() -> Any:
     from botocore.config import Config
 
     # Standard retry mode backs off on throttling; a Lambda must fail before its own timeout.
-    return Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
+    # Ingestion writes with 16 threads; the pool must hold them all (botocore's default is 10).
+    return Config(
+        retries={"mode": "standard", "max_attempts": 5},
+        connect_timeout=3,
+        read_timeout=10,
+        max_pool_connections=20,
+    )
 
 
 @cache

@@ -214,14 +214,22 @@ def set_workspace_price(workspace_id: str, model_id: str, body: PriceIn, now: da
                 for name in missing
             ],
         )
+    # Cache prices not given are the model's known ones: a new input price alone must not bill cached
+    # tokens at the full input price.
+    cache_read = body.cache_read_price_per_million
+    cache_write = body.cache_write_price_per_million
+    if "cache_read_price_per_million" not in body.model_fields_set and known is not None:
+        cache_read = known.cache_read_per_million
+    if "cache_write_price_per_million" not in body.model_fields_set and known is not None:
+        cache_write = known.cache_write_per_million
     version = PriceVersion(
         model_id=model_id,
         provider=provider,
         category=category,
         input_per_million=body.input_price_per_million,
         output_per_million=body.output_price_per_million,
-        cache_read_per_million=body.cache_read_price_per_million,
-        cache_write_per_million=body.cache_write_price_per_million,
+        cache_read_per_million=cache_read,
+        cache_write_per_million=cache_write,
         effective_from=effective,
         scope="workspace",
     )

@@ -1,0 +1,286 @@
+"""The REST API on 127.0.0.1: requests routed by template.yaml's Api events to the real handlers, with
+the Cognito authorizer in front, Lambda proxy events built by local_stack.apigw, and the template's
+GatewayResponses for what API Gateway answers itself.
+
+Where this differs from API Gateway, on purpose: a path that matches no resource is a 404
+{"error": "not_found"} (API Gateway says 403 "Missing Authentication Token", which misleads); a known
+path with a method it does not have is, as in API Gateway, a 403 "Missing Authentication Token".
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from local_stack.apigw import match_route, rest_event
+from local_stack.authorizer import CognitoAuthorizer, InvalidToken
+from local_stack.template import Route, resources, routes
+
+log = logging.getLogger("local_stack.gateway")
+
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's limit
+Invoke = Callable[[str, dict[str, Any]], Any]
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    target: str
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+    source_ip: str = "127.0.0.1"
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        return next((value for key, value in self.headers if key.lower() == name.lower()), None)
+
+
+def _gateway_templates() -> dict[str, dict[str, Any]]:
+    apis = resources("AWS::Serverless::Api")
+    found: dict[str, dict[str, Any]] = {}
+    for api in apis.values():
+        found.update(api["Properties"].get("GatewayResponses", {}))
+    return found
+
+
+_DEFAULT_STATUS = {
+    "UNAUTHORIZED": 401,
+    "ACCESS_DENIED": 403,
+    "MISSING_AUTHENTICATION_TOKEN": 403,
+    "REQUEST_TOO_LARGE": 413,
+    "DEFAULT_4XX": 400,
+    "DEFAULT_5XX": 502,
+}
+_ERROR_TYPES = {
+    "UNAUTHORIZED": "UnauthorizedException",
+    "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+    "REQUEST_TOO_LARGE": "RequestTooLargeException",
+    "DEFAULT_5XX": "InternalServerErrorException",
+}
+
+
+def gateway_response(kind: str, message: str, request_id: str) -> HttpResponse:
+    """What API Gateway answers itself for `kind` (UNAUTHORIZED, MISSING_AUTHENTICATION_TOKEN...), from the
+    template's GatewayResponses, falling back to DEFAULT_4XX / DEFAULT_5XX as API Gateway does."""
+    templates = _gateway_templates()
+    status = _DEFAULT_STATUS.get(kind, 400)
+    fallback = "DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX"
+    spec = templates.get(kind) or templates.get(fallback) or {}
+    status = int(spec.get("StatusCode", status)) if kind in templates else status
+    template = (
+        spec.get("ResponseTemplates", {}).get("application/json")
+        or '{"message": "$context.error.messageString"}'
+    )
+    body = template.replace("$context.error.messageString", json.dumps(message)[1:-1])
+    headers = [
+        ("Content-Type", "application/json"),
+        ("x-amzn-RequestId", request_id),
+        ("x-amzn-ErrorType", _ERROR_TYPES.get(kind, kind)),
+    ]
+    return HttpResponse(status, headers, body.encode())
+
+
+def _json_response(status: int, body: dict[str, Any], request_id: str) -> HttpResponse:
+    return HttpResponse(
+        status,
+        [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)],
+        json.dumps(body).encode(),
+    )
+
+
+def _specificity(template_path: str) -> tuple[int, ...]:
+    # API Gateway prefers a literal segment over a {parameter} at the first place they differ.
+    return tuple(0 if part.startswith("{") else 1 for part in template_path.strip("/").split("/"))
+
+
+class Gateway:
+    """Turns HTTP requests into Lambda proxy events for the template's routes and back."""
+
+    def __init__(self, invoke: Invoke, authorizer: CognitoAuthorizer, stage: str = "local") -> None:
+        self.invoke = invoke
+        self.authorizer = authorizer
+        self.stage = stage
+        self.routes: list[Route] = routes()
+
+    def resource_for(self, path: str) -> tuple[str, dict[str, str]] | None:
+        """The template path (resource) `path` falls under, with its raw path parameters."""
+        matches = [(r.path, params) for r in self.routes if (params := match_route(r.path, path)) is not None]
+        if not matches:
+            return None
+        return max(matches, key=lambda match: _specificity(match[0]))
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        """Answers one request as API Gateway and the function behind it would."""
+        request_id = str(uuid.uuid4())
+        split = urlsplit(request.target)
+        raw_path = split.path if split.path in ("", "/") else split.path.rstrip("/")
+        found = self.resource_for(raw_path)
+        if found is None:
+            return _json_response(
+                404,
+                {"error": "not_found", "message": f"no route for {request.method} {unquote(raw_path)}"},
+                request_id,
+            )
+        resource, raw_params = found
+        methods = [r for r in self.routes if r.path == resource and r.method in (request.method, "ANY")]
+        if not methods:
+            return gateway_response(
+                "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", request_id
+            )
+        route = methods[0]
+        if len(request.body) > MAX_PAYLOAD_BYTES:
+            return gateway_response("REQUEST_TOO_LARGE", "Request Too Long", request_id)
+
+        headers: dict[str, str] = {}
+        multi: dict[str, list[str]] = {}
+        for name, value in request.headers:
+            headers[name] = value
+            multi.setdefault(name, []).append(value)
+        claims = None
+        if route.authorized:
+            authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+            try:
+                claims = self.authorizer.verify(authorization)
+            except InvalidToken as error:
+                log.debug("401 for %s %s: %s", request.method, raw_path, error)
+                return gateway_response("UNAUTHORIZED", "Unauthorized", request_id)
+
+        event = rest_event(
+            request.method,
+            unquote(raw_path),
+            resource=resource,
+            path_parameters={name: unquote(value) for name, value in raw_params.items()},
+            query=split.query,
+            body=request.body.decode("utf-8", errors="replace") if request.body else None,
+            headers=headers,
+            claims=claims,
+            stage=self.stage,
+        )
+        forwarded = {"X-Forwarded-For": request.source_ip, "X-Forwarded-Proto": "http"}
+        event["headers"] = {**headers, **forwarded}
+        event["multiValueHeaders"] = {**multi, **{k: [v] for k, v in forwarded.items()}}
+        event["requestContext"]["requestId"] = request_id
+        event["requestContext"]["identity"]["sourceIp"] = request.source_ip
+        event["requestContext"]["identity"]["userAgent"] = next(
+            (v for k, v in headers.items() if k.lower() == "user-agent"), None
+        )
+
+        try:
+            result = self.invoke(route.function, event)
+        except Exception:
+            log.exception("%s raised on %s %s (502)", route.function, request.method, raw_path)
+            return gateway_response("DEFAULT_5XX", "Internal server error", request_id)
+        try:
+            return self._proxy_response(result, request_id)
+        except (TypeError, ValueError, KeyError) as error:
+            log.error("%s returned a malformed proxy response (502): %s", route.function, error)
+            return gateway_response("DEFAULT_5XX", "Internal server error", request_id)
+
+    @staticmethod
+    def _proxy_response(result: Any, request_id: str) -> HttpResponse:
+        if not isinstance(result, dict):
+            raise TypeError(f"expected an object, got {type(result).__name__}")
+        status = int(result["statusCode"])
+        body = result.get("body")
+        if body is None:
+            payload = b""
+        elif not isinstance(body, str):
+            raise TypeError("body must be a string")
+        else:
+            payload = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+        merged: list[tuple[str, str]] = []
+        multi = result.get("multiValueHeaders") or {}
+        for name, values in multi.items():
+            merged.extend((name, str(value)) for value in values)
+        multi_names = {name.lower() for name in multi}
+        for name, value in (result.get("headers") or {}).items():
+            if name.lower() not in multi_names:
+                merged.append((name, str(value)))
+        if not any(name.lower() == "content-type" for name, _ in merged):
+            merged.append(("Content-Type", "application/json"))
+        merged.append(("x-amzn-RequestId", request_id))
+        return HttpResponse(status, merged, payload)
+
+
+_HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: ApiServer
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _serve(self) -> None:
+        try:
+            body = self._read_body()
+            headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP]
+            response = self.server.gateway.handle(
+                HttpRequest(self.command, self.path, headers, body, self.client_address[0])
+            )
+        except Exception:
+            log.exception("gateway failure on %s %s", self.command, self.path)
+            response = _json_response(
+                500, {"error": "internal_error", "message": "local gateway failure"}, "-"
+            )
+        self.send_response(response.status)
+        for name, value in response.headers:
+            if name.lower() not in _HOP_BY_HOP:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.client_address[0], *args)
+
+
+class ApiServer(ThreadingHTTPServer):
+    """A threaded HTTP server in front of a Gateway; `serve_in_background()` starts it on a daemon thread."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, host: str, port: int, gateway: Gateway) -> None:
+        super().__init__((host, port), _RequestHandler)
+        self.gateway = gateway
+        self._thread: threading.Thread | None = None
+
+    def serve_in_background(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, name="api-server", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)

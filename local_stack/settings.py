@@ -1,0 +1,133 @@
+"""What the local stack is configured by (environment variables), and the process environment it gives
+the functions: the AWS SDK pointed at the embedded moto server, and the template's function variables."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from local_stack.template import ROOT, Context, load, resources
+
+HOST = "127.0.0.1"
+REGION = "us-east-1"
+DEFAULT_STATE_DIR = ROOT / ".local"
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """The knobs of `make local`, each an environment variable (see README, "Local stack")."""
+
+    moto_port: int = 5000
+    api_port: int = 3000
+    state_dir: Path = DEFAULT_STATE_DIR
+    alert_interval: float = 30.0
+    demo: bool = True
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LocalSettings:
+        """COSTMETRICS_MOTO_PORT, COSTMETRICS_API_PORT, COSTMETRICS_STATE_DIR, COSTMETRICS_ALERT_INTERVAL,
+        COSTMETRICS_DEMO (0 skips the demo data) and COSTMETRICS_LOG_LEVEL (the local stack's own log)."""
+        env = os.environ if env is None else env
+        return cls(
+            moto_port=int(env.get("COSTMETRICS_MOTO_PORT") or 5000),
+            api_port=int(env.get("COSTMETRICS_API_PORT") or 3000),
+            state_dir=state_dir(env),
+            alert_interval=float(env.get("COSTMETRICS_ALERT_INTERVAL") or 30),
+            demo=(env.get("COSTMETRICS_DEMO") or "1").strip().lower() not in {"0", "false", "no", "off"},
+            log_level=_level(env.get("COSTMETRICS_LOG_LEVEL")),
+        )
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{HOST}:{self.moto_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.api_port}"
+
+
+def _level(name: str | None) -> str:
+    level = (name or "INFO").strip().upper()
+    return level if level in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"} else "INFO"
+
+
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where outputs.json, the demo events and function logs go (COSTMETRICS_STATE_DIR, default .local)."""
+    env = os.environ if env is None else env
+    configured = env.get("COSTMETRICS_STATE_DIR")
+    return Path(configured).expanduser().resolve() if configured else DEFAULT_STATE_DIR
+
+
+def point_sdk_at(endpoint_url: str, env: MutableMapping[str, str] | None = None) -> None:
+    """Sends every boto3 client of this process to `endpoint_url` with dummy credentials, whatever the
+    developer's shell or ~/.aws says: the local stack must never reach a real AWS account."""
+    env = os.environ if env is None else env
+    for name in list(env):
+        if name.startswith("AWS_ENDPOINT_URL_") or name in {
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_SESSION_TOKEN",
+            "AWS_SECURITY_TOKEN",
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_ROLE_ARN",
+        }:
+            del env[name]
+    env.update(
+        AWS_ENDPOINT_URL=endpoint_url,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's dummy credentials
+        AWS_DEFAULT_REGION=REGION,
+        AWS_REGION=REGION,
+        # An empty config file: no profile can add an endpoint, a role or a region of its own.
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    # A proxy in the shell must not capture loopback traffic (botocore and urllib both honour NO_PROXY).
+    for name in ("NO_PROXY", "no_proxy"):
+        present = [part for part in env.get(name, "").split(",") if part]
+        env[name] = ",".join(dict.fromkeys([*present, HOST, "localhost"]))
+
+
+def function_environment(refs: Mapping[str, str], ctx: Context | None = None) -> dict[str, str]:
+    """The variables the template gives the functions: Globals, then each function's own (in one process
+    they all share one environment), resolved against the provisioned resources' names."""
+    ctx = ctx or Context()
+    document = load()
+    variables: dict[str, object] = dict(
+        document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    )
+    for function in resources("AWS::Serverless::Function").values():
+        own = function["Properties"].get("Environment", {}).get("Variables", {})
+        variables.update(own)
+    resolved = {name: ctx.resolve(value, dict(refs)) for name, value in variables.items()}
+    return {name: str(value) for name, value in resolved.items() if isinstance(value, str | int | float)}
+
+
+def apply_function_environment(
+    refs: Mapping[str, str], extra: Mapping[str, str], env: MutableMapping[str, str] | None = None
+) -> None:
+    """Sets the functions' variables for this process: the template's, then `extra` (the provisioned
+    names), then the local defaults; a POWERTOOLS_* variable already in the shell wins over the template."""
+    env = os.environ if env is None else env
+    shell = {name: value for name, value in env.items() if name.startswith("POWERTOOLS_")}
+    env.update(function_environment(refs))
+    env.update(extra)
+    env.update(STAGE="local", POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_LOG_LEVEL="WARNING")
+    env.update(shell)
+
+
+def add_code_paths() -> None:
+    """Makes the functions and the template's layers importable, as Lambda mounts layers at /opt/python."""
+    paths = [ROOT]
+    for layer in resources("AWS::Serverless::LayerVersion").values():
+        paths.append(ROOT / layer["Properties"]["ContentUri"])
+    for path in reversed(paths):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))

@@ -1,0 +1,136 @@
+"""One local stack for the e2e tests: `python -m local_stack` in a subprocess on free ports, with its own
+state directory and a 2-second alert schedule; ready when outputs.json appears.
+
+Under pytest-xdist the workers share one stack (started by the first worker that needs it, stopped by the
+last one done with it), so `pytest -n 2` does not pay for two stacks. The tests only touch workspaces of
+their own, so they may run against it concurrently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.support import ROOT, RunningStack
+
+READY_TIMEOUT_SECONDS = 120
+STOP_TIMEOUT_SECONDS = 20
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _start(state_dir: Path) -> subprocess.Popen[bytes]:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "COSTMETRICS_MOTO_PORT": str(free_port()),
+        "COSTMETRICS_API_PORT": str(free_port()),
+        "COSTMETRICS_STATE_DIR": str(state_dir),
+        "COSTMETRICS_ALERT_INTERVAL": "2",
+        "COSTMETRICS_DEMO": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    with (state_dir / "stack.log").open("w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "local_stack"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _wait_ready(state_dir: Path, pid: int) -> RunningStack:
+    outputs_file = state_dir / "outputs.json"
+    log_file = state_dir / "stack.log"
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while not outputs_file.exists():
+        if not _alive(pid):
+            pytest.fail(f"the local stack exited before it was ready:\n{log_file.read_text()}")
+        if time.monotonic() > deadline:
+            log = log_file.read_text()
+            pytest.fail(f"the local stack was not ready after {READY_TIMEOUT_SECONDS} s:\n{log}")
+        time.sleep(0.25)
+    return RunningStack(json.loads(outputs_file.read_text()), state_dir, log_file)
+
+
+def _stop(pid: int, state_dir: Path) -> None:
+    """SIGTERM, then wait for the clean shutdown (it removes outputs.json); SIGKILL if it does not come."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    while (state_dir / "outputs.json").exists() and _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if (state_dir / "outputs.json").exists():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    if not hasattr(request.config, "workerinput"):  # a plain pytest run: this process owns the stack
+        state_dir = tmp_path_factory.mktemp("local-stack")
+        process = _start(state_dir)
+        try:
+            yield _wait_ready(state_dir, process.pid)
+        finally:
+            _stop(process.pid, state_dir)
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        return
+
+    # xdist: the workers' base temp directories share a parent, where the shared stack is registered.
+    shared = tmp_path_factory.getbasetemp().parent / "local-stack-shared"
+    shared.mkdir(exist_ok=True)
+    registry = shared / "registry.json"
+    with _locked(shared / "lock"):
+        entry = json.loads(registry.read_text()) if registry.exists() else {"users": 0}
+        if entry["users"] == 0 or not _alive(entry["pid"]):
+            state_dir = shared / f"stack-{int(time.time() * 1000)}"
+            entry = {"users": 0, "pid": _start(state_dir).pid, "state_dir": str(state_dir)}
+        entry["users"] += 1
+        registry.write_text(json.dumps(entry))
+    state_dir, pid = Path(entry["state_dir"]), int(entry["pid"])
+    try:
+        yield _wait_ready(state_dir, pid)
+    finally:
+        with _locked(shared / "lock"):
+            entry = json.loads(registry.read_text())
+            entry["users"] -= 1
+            registry.write_text(json.dumps(entry))
+            if entry["users"] == 0:
+                _stop(pid, state_dir)

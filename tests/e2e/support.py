@@ -1,0 +1,165 @@
+"""What the e2e tests use to talk to a running local stack: HTTP over urllib, AWS over boto3, both on
+loopback only, and the DESIGN.md §6 price table to compute expected costs independently of the code."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "E2e-Password-2026"  # the pool wants 12+ characters with upper, lower and digits
+
+# DESIGN.md §6, USD per million tokens: provider, input, output, cache read, cache write (None: not listed).
+PRICES: dict[str, tuple[str, str, str, str, str | None]] = {
+    "claude-haiku-3.5": ("anthropic", "0.80", "4.00", "0.08", "1.00"),
+    "claude-sonnet-4-20250514": ("anthropic", "3.00", "15.00", "0.30", "3.75"),
+    "claude-haiku-4-5": ("anthropic", "1.00", "5.00", "0.10", "1.25"),
+    "claude-sonnet-4-6": ("anthropic", "3.00", "15.00", "0.30", "3.75"),
+    "claude-opus-4-7": ("anthropic", "5.00", "25.00", "0.50", "6.25"),
+    "gpt-5.5": ("openai", "5.00", "30.00", "0.50", None),
+    "gpt-5.4": ("openai", "2.50", "15.00", "0.25", None),
+    "gpt-5.4-mini": ("openai", "0.75", "4.50", "0.075", None),
+    "gpt-5.4-nano": ("openai", "0.20", "1.25", "0.02", None),
+    "gpt-4.1": ("openai", "2.00", "8.00", "0.50", None),
+    "gemini-2.5-pro": ("google", "1.25", "10.00", "0.125", None),
+    "gemini-2.5-flash": ("google", "0.30", "2.50", "0.03", None),
+}
+CENT = Decimal("0.01")
+
+
+def event_cost(details: Mapping[str, Any]) -> Decimal:
+    """The exact cost of a model_invocation's details: input + cache read + cache write (at the input price
+    when no cache-write price is listed) + output, each tokens x price / 1,000,000."""
+    _, inp, out, read, write = PRICES[details["model"]]
+    input_cost = (
+        details["inputTokens"] * Decimal(inp)
+        + details.get("cacheReadTokens", 0) * Decimal(read)
+        + details.get("cacheWriteTokens", 0) * Decimal(write if write is not None else inp)
+    ) / 1_000_000
+    return input_cost + details["outputTokens"] * Decimal(out) / 1_000_000
+
+
+def money(value: Decimal) -> Decimal:
+    """How the API shows money: 2 places, half-up."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def shown(value: Any) -> Decimal:
+    """A number of a response body (parsed with Decimal floats) as a Decimal of 2 places."""
+    return Decimal(value).quantize(CENT)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http(
+    method: str, url: str, *, token: str | None = None, authorization: str | None = None, body: Any = None
+) -> Reply:
+    """One request; `token` goes out as `Bearer <token>`, `authorization` as the header's raw value."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    if authorization is not None:
+        request.add_header("Authorization", authorization)
+    try:
+        with _opener.open(request, timeout=60) as response:
+            status, raw, headers = response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        status, raw, headers = error.code, error.read(), dict(error.headers)
+    parsed = json.loads(raw, parse_float=Decimal) if raw else None
+    return Reply(status, parsed, headers)
+
+
+@dataclass
+class RunningStack:
+    """A `python -m local_stack` subprocess that is ready, and its outputs.json."""
+
+    outputs: dict[str, Any]
+    state_dir: Path
+    log_file: Path
+
+    @property
+    def api(self) -> str:
+        return str(self.outputs["ApiUrl"])
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.outputs["AwsEndpointUrl"],
+            region_name=self.outputs["Region"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def sign_in(self, username: str, password: str, *, kind: str = "IdToken") -> str:
+        """A token of the emulated pool, from USER_PASSWORD_AUTH as a client application does it."""
+        result = self.client("cognito-idp").initiate_auth(
+            AuthFlow="USER_PASSWORD_AUTH",
+            ClientId=self.outputs["UserPoolClientId"],
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
+        )
+        token: str = result["AuthenticationResult"][kind]
+        return token
+
+    def new_user(self, workspace_id: str, group: str = "admin") -> str:
+        """A new user of `workspace_id` in `group`, created as an administrator does; returns its ID token."""
+        cognito = self.client("cognito-idp")
+        pool = self.outputs["UserPoolId"]
+        username = f"{group}-{uuid.uuid4().hex[:8]}@{workspace_id}.example.com"
+        cognito.admin_create_user(
+            UserPoolId=pool,
+            Username=username,
+            UserAttributes=[{"Name": "custom:workspace_id", "Value": workspace_id}],
+            MessageAction="SUPPRESS",
+        )
+        cognito.admin_set_user_password(UserPoolId=pool, Username=username, Password=PASSWORD, Permanent=True)
+        cognito.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=group)
+        return self.sign_in(username, PASSWORD)
+
+    def demo_password(self, username: str) -> str:
+        users = self.outputs["Demo"]["users"]
+        return str(next(u["password"] for u in users if u["username"] == username))
+
+    def get(self, path: str, token: str | None = None) -> Reply:
+        return http("GET", self.api + path, token=token)
+
+
+def fresh_workspace() -> str:
+    return f"e2e-{uuid.uuid4().hex[:10]}"
+
+
+def now_in_month() -> str:
+    """A createdAt of the current UTC month that is not in the future."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, interval: float = 0.25) -> Any:
+    """Polls `condition` until it returns something truthy; returns that, or the last value at the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
