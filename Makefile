@@ -32,7 +32,7 @@ local: $(STAMP) ## Run the whole service locally (moto + API + stream poller + s
 	$(PY) -m local_stack
 
 test: $(STAMP) lint ## Install what is needed, lint, and run the whole test suite
-	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 unit: $(STAMP) ## Unit tests only (no AWS emulation)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

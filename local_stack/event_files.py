@@ -177,6 +177,28 @@ FILES: dict[str, tuple[str, str, Callable[[], dict[str, Any]]]] = {
         "POST /api/activity with two events",
         _api("POST", "/api/activity", "/api/activity", body=SAMPLE_EVENTS),
     ),
+    "activity-get.json": (
+        "ActivityFunction",
+        "GET /api/activity?eventType=tool_call&limit=50",
+        _api(
+            "GET",
+            "/api/activity",
+            "/api/activity",
+            claims=VIEWER,
+            query={"eventType": "tool_call", "limit": "50"},
+        ),
+    ),
+    "activity-feed.json": (
+        "ActivityFunction",
+        "GET /api/activity/feed?since=2026-11-24T00:00:00Z (SIEM polling)",
+        _api(
+            "GET",
+            "/api/activity/feed",
+            "/api/activity/feed",
+            claims=VIEWER,
+            query={"since": "2026-11-24T00:00:00Z", "limit": "200"},
+        ),
+    ),
     "agents-put.json": (
         "AgentsFunction",
         "PUT /api/agents/nova",

@@ -32,6 +32,7 @@ class Stack:
         }
         env = {var: self.outputs[names[logical]] for logical, var in TABLE_ENV.items()}
         env["ALERT_TOPIC_ARN"] = self.outputs["BudgetAlertTopicArn"]
+        env["CURSOR_SECRET_ARN"] = self.outputs["CursorSecretArn"]
         return env
 
     def refs(self) -> dict[str, str]:
@@ -111,6 +112,17 @@ def provision(session: Any, ctx: Context | None = None) -> Stack:
     for logical, queue in resources("AWS::SQS::Queue").items():
         url = sqs.create_queue(QueueName=ctx.resolve(queue["Properties"]["QueueName"]))["QueueUrl"]
         stack.outputs[f"{logical}Url"] = url
+
+    secrets = session.client("secretsmanager", region_name=ctx.region)
+    for logical, secret in resources("AWS::SecretsManager::Secret").items():
+        props = secret["Properties"]
+        length = props.get("GenerateSecretString", {}).get("PasswordLength", 64)
+        stack.outputs[f"{logical}Arn"] = secrets.create_secret(
+            Name=ctx.resolve(props["Name"]),
+            SecretString=secrets.get_random_password(PasswordLength=length, ExcludePunctuation=True)[
+                "RandomPassword"
+            ],
+        )["ARN"]
 
     stack.outputs["Region"] = ctx.region
     return stack

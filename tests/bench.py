@@ -113,6 +113,16 @@ def month_events(count: int, start_index: int = 0) -> list[dict[str, Any]]:
     return make_events(count, start=start, end=end, agents=models, seed=start_index, prefix=f"b{start_index}")
 
 
+def recent_events(count: int) -> list[dict[str, Any]]:
+    """A stream batch as it comes: events of the last few minutes (inside one hour when possible)."""
+    from tests.datasets import make_events
+
+    now = datetime.now(UTC)
+    start = max(now - timedelta(minutes=10), now.replace(minute=0, second=0, microsecond=0))
+    models = {a: ["claude-haiku-3.5", "gpt-5.4"] for a in ("nova", "atlas", "pulse", "sage", "echo")}
+    return make_events(count, start=start, end=max(now, start + timedelta(seconds=1)), agents=models, seed=1)
+
+
 def bench_rollup_batch() -> None:
     from costmetrics import stream
 
@@ -126,11 +136,14 @@ def bench_rollup_batch() -> None:
                 "outputTokens": 100,
             },
         }
-        for i, e in enumerate(month_events(100, start_index=1))
+        for i, e in enumerate(recent_events(100))
     ]
     with counting() as counter:
         outcome = stream.process_records(stream_records(events))
-    distinct = 1 + 5 + 10
+    # month items (1 workspace, 5 agents, 10 agent-models) + day and hour counters of the workspace and agents
+    days = {(e["createdAt"][:10], e["agentId"]) for e in events}
+    hours = {(e["createdAt"][:13], e["agentId"]) for e in events}
+    distinct = 16 + len({d for d, _ in days}) + len(days) + len({h for h, _ in hours}) + len(hours)
     print("1. Rollup function, one stream batch of 100 events over 5 agents and 2 models")
     print(f"   distinct rollup items: {distinct}; events applied: {outcome.applied}")
     print(
@@ -145,13 +158,21 @@ def bench_rollup_batch() -> None:
 
 
 def load_month(total: int, loaded: int) -> int:
-    from costmetrics import stream
+    """Events of the month into the events table (its indexes feed the activity log) and their stream
+    records through the rollup logic, bypassing the API for volume."""
+    from costmetrics import aws, stream
+    from costmetrics.config import settings
 
     records_needed = total - loaded
     batch = 1000
+    table = aws.table(settings().events_table)
     for offset in range(0, records_needed, batch):
         events = month_events(min(batch, records_needed - offset), start_index=loaded + offset + 1000)
         records = stream_records(events)
+        with table.batch_writer() as writer:
+            for record in records:
+                image = record["dynamodb"]["NewImage"]
+                writer.put_item(Item={k: (int(v["N"]) if "N" in v else v["S"]) for k, v in image.items()})
         for start in range(0, len(records), 100):
             outcome = stream.process_records(records[start : start + 100])
             assert not outcome.failed
@@ -172,9 +193,48 @@ def bench_reads(call: Callable[..., Any]) -> None:
                 reply = call(path, query=query or None)
                 assert reply.status == 200, reply.text
             rows[route].append(f"{counter.total_requests} requests / {counter.items_read} items")
-    print(f"   {'endpoint':42} {'1,000 events':>26} {'100,000 events':>26}")
+        for name, measure in activity_measures(call).items():
+            rows.setdefault(name, []).append(measure)
+    print(f"   {'endpoint':54} {'1,000 events':>26} {'100,000 events':>26}")
     for route, cells in rows.items():
-        print(f"   {route:42} " + " ".join(f"{cell:>26}" for cell in cells))
+        print(f"   {route:54} " + " ".join(f"{cell:>26}" for cell in cells))
+
+
+def activity_measures(call: Callable[..., Any]) -> dict[str, str]:
+    """The activity log: page 1, a page at offset 5,000, the same page reached by cursor, and the exact
+    total over the last 30 days (a 1-item page: what it reads is the total's cost)."""
+
+    def measured(query: dict[str, str]) -> tuple[str, Any]:
+        with counting() as counter:
+            reply = call("/api/activity", query=query)
+            assert reply.status == 200, reply.text
+        return f"{counter.total_requests} requests / {counter.items_read} items", reply.json
+
+    found: dict[str, str] = {}
+    found["GET /api/activity (page 1, limit 100)"], page = measured({"limit": "100"})
+    total = page["pagination"]["total"]
+    if total > 5_100:
+        found["GET /api/activity (offset 5,000, limit 100)"], at_offset = measured(
+            {"limit": "100", "offset": "5000"}
+        )
+        token = None
+        for _ in range(50):  # walk to position 5,000 by cursor, unmeasured
+            body = call(
+                "/api/activity", query={"limit": "100"} | ({"nextToken": token} if token else {})
+            ).json
+            token = body["pagination"]["nextToken"]
+        found["GET /api/activity (same page by nextToken)"], by_cursor = measured(
+            {"limit": "100", "nextToken": token}
+        )
+        assert [i["id"] for i in by_cursor["data"]] == [i["id"] for i in at_offset["data"]]
+    now = datetime.now(UTC)
+    window = {
+        "from": (now - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S.123Z"),
+        "to": now.strftime("%Y-%m-%dT%H:%M:%S.456Z"),
+        "limit": "1",
+    }
+    found["GET /api/activity total over 30 days (limit 1)"], _ = measured(window)
+    return found
 
 
 def bench_imports(repeats: int = 7) -> None:

@@ -1,12 +1,16 @@
-"""Activity: POST /api/activity (ingest)."""
+"""The activity log: POST /api/activity (ingest), GET /api/activity (the log), GET /api/activity/feed
+(ingestion order, for SIEM pollers)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from costmetrics import auth, ingestion, periods
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from costmetrics import activity, auth, ingestion, periods
 from costmetrics.api import caller, create_app, json_body, json_response, lambda_entry
 from costmetrics.config import settings
+from costmetrics.events import AGENT_ID
 from costmetrics.observability import metrics
 
 app = create_app()
@@ -25,6 +29,45 @@ def post_activity() -> Any:
     metrics.add_metric(name="EventsDuplicate", unit="Count", value=result.duplicates)
     metrics.add_metric(name="EventsRejected", unit="Count", value=result.rejectedCount)
     return json_response(200, result.model_dump(mode="json"))
+
+
+@app.get("/api/activity")
+def get_activity(
+    agent_id: Annotated[str | None, Query(alias="agentId", pattern=AGENT_ID.pattern)] = None,
+    event_type: Annotated[str | None, Query(alias="eventType", description="one of the event types")] = None,
+    start: Annotated[
+        str | None, Query(alias="from", description="ISO 8601 with time zone, inclusive")
+    ] = None,
+    end: Annotated[str | None, Query(alias="to", description="ISO 8601 with time zone, inclusive")] = None,
+    limit: Annotated[int, Query(ge=1, le=activity.MAX_LIMIT)] = activity.DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, description=f"at most {activity.MAX_OFFSET}; use nextToken")] = 0,
+    next_token: Annotated[str | None, Query(alias="nextToken", max_length=4096)] = None,
+) -> activity.ActivityPage:
+    principal = caller(app, auth.READERS)
+    query = activity.ActivityQuery(
+        agent_id=agent_id,
+        event_type=event_type,
+        start=start,
+        end=end,
+        limit=limit,
+        offset=offset,
+        next_token=next_token,
+    )
+    return activity.list_activity(
+        principal.workspace_id, query, periods.utcnow(), settings().event_retention_days
+    )
+
+
+@app.get("/api/activity/feed")
+def get_feed(
+    since: Annotated[str | None, Query(description="ISO 8601 ingestion time to start from")] = None,
+    limit: Annotated[int, Query(ge=1, le=activity.MAX_LIMIT)] = activity.DEFAULT_LIMIT,
+    next_token: Annotated[str | None, Query(alias="nextToken", max_length=4096)] = None,
+) -> activity.FeedPage:
+    principal = caller(app, auth.READERS)
+    return activity.feed(
+        principal.workspace_id, since, next_token, limit, periods.utcnow(), settings().event_retention_days
+    )
 
 
 lambda_handler = lambda_entry(app)

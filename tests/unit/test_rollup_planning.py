@@ -38,7 +38,16 @@ def stored(
 
 def test_an_invocation_adds_tokens_and_pico_cost_to_its_three_items() -> None:
     deltas = contributions(stored(1, cacheReadTokens=500, durationMs=1200), HAIKU)
-    assert [d.sk for d in deltas] == ["W#2026-03", "M#2026-03#A#nova", "M#2026-03#A#nova#M#claude-haiku-3.5"]
+    assert [d.sk for d in deltas] == [
+        "W#2026-03",
+        "M#2026-03#A#nova",
+        "M#2026-03#A#nova#M#claude-haiku-3.5",
+        "DT#2026-03-10",
+        "DA#nova#2026-03-10",
+        "HT#2026-03-10T00",
+        "HA#nova#2026-03-10T00",
+    ]
+    assert all(d.adds == {"events": 1, "evt_model_invocation": 1} for d in deltas[3:])
     model = deltas[2]
     # (1000 × 0.80 + 500 × 0.08) / 1e6 dollars = 840 µ$ = 840,000,000 p$
     assert model.adds["inputCostPico"] == 840_000_000
@@ -70,7 +79,9 @@ def test_merging_sums_counters_and_unions_sets() -> None:
     merged = {d.sk: d for d in merge_deltas([*a, *b])}
     assert merged["W#2026-03"].adds["invocations"] == 2
     assert merged["W#2026-03"].members["activeAgents"] == {"nova", "atlas"}
-    assert len(merged) == 5
+    assert merged["DT#2026-03-10"].adds["events"] == 2
+    # shared: W, DT, HT (events 1 and 2 fall in the same hour); per agent: A, AM, DA, HA
+    assert len(merged) == 3 + 2 * 4
 
 
 @settings(max_examples=60, deadline=None)

@@ -66,8 +66,15 @@ def sqs() -> SQSClient:
     return client
 
 
+@cache
+def secrets() -> Any:
+    return _session().client("secretsmanager", config=_config())
+
+
 def reset() -> None:
     """Forget cached clients (tests switch between moto backends and environments)."""
-    for cached in (_session, dynamodb, sns, sqs):
+    from costmetrics import cursors
+
+    for cached in (_session, dynamodb, sns, sqs, secrets, cursors._key):
         cached.cache_clear()
     settings.cache_clear()

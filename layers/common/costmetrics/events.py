@@ -165,9 +165,28 @@ class StoredEvent(BaseModel):
         """Epoch seconds at which the events table's TTL removes the item."""
         return int((self.created_at + timedelta(days=retention_days)).timestamp())
 
+    @property
+    def day(self) -> str:
+        return periods.day_of(self.created_at)
+
+    def index_keys(self) -> dict[str, str]:
+        """The keys of the events table's indexes: one per activity-log filter, by UTC day of createdAt,
+        sorted newest first by createdAt then id; and the ingestion-order feed's."""
+        ws, agent, kind, day = self.workspace_id, self.agent_id, self.event_type, self.day
+        return {
+            "gsDay": f"{ws}#{day}",
+            "gsAgentDay": f"{ws}#{agent}#{day}",
+            "gsTypeDay": f"{ws}#{kind}#{day}",
+            "gsAgentTypeDay": f"{ws}#{agent}#{kind}#{day}",
+            "gsSort": f"{periods.stored(self.created_at)}#{self.id}",
+            "gsIngestDay": f"{ws}#{periods.day_of(self.ingested_at)}",
+            "gsIngestSort": f"{periods.stored(self.ingested_at)}#{self.id}",
+        }
+
     def to_item(self, retention_days: int) -> dict[str, Any]:
         """The documented item format (docs/data-model.md) of the events table."""
         return {
+            **self.index_keys(),
             "pk": event_key(self.workspace_id, self.id),
             "workspaceId": self.workspace_id,
             "id": self.id,

@@ -46,6 +46,14 @@ def month_of(value: datetime) -> str:
     return to_utc(value).strftime("%Y-%m")
 
 
+def day_of(value: datetime) -> str:
+    return to_utc(value).strftime("%Y-%m-%d")
+
+
+def hour_of(value: datetime) -> str:
+    return to_utc(value).strftime("%Y-%m-%dT%H")
+
+
 def current_month(now: datetime | None = None) -> str:
     return month_of(now or utcnow())
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
+from costmetrics import periods
 from costmetrics.events import (
     EVENT_TYPES,
     OTHER_TASK_TYPE,
@@ -46,6 +47,16 @@ def agent_sk(month: str, agent_id: str) -> str:
 
 def agent_model_sk(month: str, agent_id: str, model_id: str) -> str:
     return f"M#{month}#A#{agent_id}#M#{model_id}"
+
+
+def day_sk(day: str, agent_id: str | None = None) -> str:
+    """Events per UTC day (of the workspace, or of one agent), by type: the activity log's totals."""
+    return f"DA#{agent_id}#{day}" if agent_id else f"DT#{day}"
+
+
+def hour_sk(hour: str, agent_id: str | None = None) -> str:
+    """Events per UTC hour, by type: totals and offsets inside a day without reading events."""
+    return f"HA#{agent_id}#{hour}" if agent_id else f"HT#{hour}"
 
 
 def marker_pk(workspace_id: str, event_id: str) -> str:
@@ -100,6 +111,14 @@ def contributions(event: StoredEvent, price: PriceVersion | None) -> list[Delta]
         ws, agent_sk(month, agent_id), labels={"kind": "agent", "month": month, "agentId": agent_id}
     )
     agent.add(common)
+    day, hour = periods.day_of(event.created_at), periods.hour_of(event.created_at)
+    counted: dict[str, Number] = {"events": 1, f"evt_{event.event_type}": 1}
+    counters = [
+        Delta(ws, day_sk(day), dict(counted), labels={"kind": "day"}),
+        Delta(ws, day_sk(day, agent_id), dict(counted), labels={"kind": "agent_day"}),
+        Delta(ws, hour_sk(hour), dict(counted), labels={"kind": "hour"}),
+        Delta(ws, hour_sk(hour, agent_id), dict(counted), labels={"kind": "agent_hour"}),
+    ]
     if event.event_type == "task_completed":
         agent.add({f"task_{rollup_task_type(event.details)}": 1})
     deltas = [workspace, agent]
@@ -139,7 +158,7 @@ def contributions(event: StoredEvent, price: PriceVersion | None) -> list[Delta]
         agent.add(usage_counters)
         workspace.add(usage_counters)
         deltas.append(model)
-    return deltas
+    return deltas + counters
 
 
 def merge_deltas(deltas: Iterable[Delta]) -> list[Delta]:
@@ -170,20 +189,33 @@ class Contribution:
 
 def plan_chunks(entries: list[Contribution], max_actions: int = 100) -> list[list[Contribution]]:
     """Groups contributions into transactions of at most `max_actions` actions (one marker per event plus
-    one update per distinct rollup item). Sorting by workspace and agent keeps each item in few chunks."""
-    ordered = sorted(entries, key=lambda e: (e.event.workspace_id, e.event.agent_id, e.deltas[-1].sk))
+    one update per distinct rollup item). An agent's events stay in one transaction when they fit, so only
+    the workspace-wide items are updated once per transaction; the largest agents are placed first."""
+
+    def actions(group: list[Contribution]) -> int:
+        return len(group) + len({d.key for e in group for d in e.deltas})
+
+    by_agent: dict[tuple[str, str], list[Contribution]] = {}
+    for entry in sorted(entries, key=lambda e: (e.event.workspace_id, e.event.agent_id, e.event.created_at)):
+        by_agent.setdefault((entry.event.workspace_id, entry.event.agent_id), []).append(entry)
+    pieces: list[list[Contribution]] = []
+    for group in by_agent.values():
+        # An agent too large for one transaction is cut into pieces that each fit.
+        piece: list[Contribution] = []
+        for entry in group:
+            if piece and actions([*piece, entry]) > max_actions:
+                pieces.append(piece)
+                piece = []
+            piece.append(entry)
+        pieces.append(piece)
     chunks: list[list[Contribution]] = []
-    current: list[Contribution] = []
-    keys: set[tuple[str, str]] = set()
-    for entry in ordered:
-        entry_keys = {d.key for d in entry.deltas}
-        if current and len(current) + 1 + len(keys | entry_keys) > max_actions:
-            chunks.append(current)
-            current, keys = [], set()
-        current.append(entry)
-        keys |= entry_keys
-    if current:
-        chunks.append(current)
+    for piece in sorted(pieces, key=actions, reverse=True):
+        for chunk in chunks:
+            if actions([*chunk, *piece]) <= max_actions:
+                chunk.extend(piece)
+                break
+        else:
+            chunks.append(list(piece))
     return chunks
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
@@ -71,3 +72,96 @@ def get_event(workspace_id: str, event_id: str) -> StoredEvent | None:
 def event_from_stream_image(image: dict[str, Any]) -> StoredEvent:
     """An event from a stream record's NewImage (DynamoDB JSON); raises on a malformed item."""
     return StoredEvent.from_item(_from_wire(image))
+
+
+# --- The activity log's indexes (KEYS_ONLY): one per filter, partitioned by workspace and UTC day -----
+
+INDEXES = {
+    (False, False): ("byDay", "gsDay"),
+    (True, False): ("byAgentDay", "gsAgentDay"),
+    (False, True): ("byTypeDay", "gsTypeDay"),
+    (True, True): ("byAgentTypeDay", "gsAgentTypeDay"),
+}
+FEED_INDEX = ("byIngestDay", "gsIngestDay", "gsIngestSort")
+
+
+@dataclass
+class KeyPage:
+    keys: list[dict[str, Any]]
+    last: dict[str, Any] | None
+    read: int
+
+
+def keys_in_partition(
+    index: str,
+    attribute: str,
+    partition: str,
+    low: str,
+    high: str,
+    *,
+    limit: int,
+    newest_first: bool = True,
+    start: dict[str, Any] | None = None,
+    sort_attribute: str = "gsSort",
+) -> KeyPage:
+    """Up to `limit` keys of one index partition with `low` ≤ sort ≤ `high`, in order, from after
+    `start`; `last` is where to continue (None when the partition range is exhausted)."""
+    table = aws.table(settings().events_table)
+    kwargs: dict[str, Any] = {
+        "IndexName": index,
+        "KeyConditionExpression": f"{attribute} = :p AND {sort_attribute} BETWEEN :low AND :high",
+        "ExpressionAttributeValues": {":p": partition, ":low": low, ":high": high},
+        "ScanIndexForward": not newest_first,
+    }
+    if start:
+        kwargs["ExclusiveStartKey"] = start
+    keys: list[dict[str, Any]] = []
+    read = 0
+    while len(keys) < limit:
+        kwargs["Limit"] = limit - len(keys)
+        page = table.query(**kwargs)
+        keys.extend(page.get("Items", []))
+        read += int(page.get("ScannedCount", 0))
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return KeyPage(keys, None, read)
+        kwargs["ExclusiveStartKey"] = last
+    return KeyPage(keys, keys[-1] if keys else start, read)
+
+
+def count_in_partition(index: str, attribute: str, partition: str, low: str, high: str) -> int:
+    """How many index entries of one partition lie in [low, high] (Select=COUNT; reads those keys)."""
+    table = aws.table(settings().events_table)
+    kwargs: dict[str, Any] = {
+        "IndexName": index,
+        "KeyConditionExpression": f"{attribute} = :p AND gsSort BETWEEN :low AND :high",
+        "ExpressionAttributeValues": {":p": partition, ":low": low, ":high": high},
+        "Select": "COUNT",
+    }
+    total = 0
+    while True:
+        page = table.query(**kwargs)
+        total += int(page.get("Count", 0))
+        if "LastEvaluatedKey" not in page:
+            return total
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def events_by_keys(keys: list[str]) -> dict[str, StoredEvent]:
+    """Full events for base-table keys (BatchGetItem, consistent), by key."""
+    name = settings().events_table
+    client = aws.dynamodb_client()
+    found: dict[str, StoredEvent] = {}
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {
+            name: {
+                "Keys": [{"pk": k} for k in dict.fromkeys(keys[start : start + 100])],
+                "ConsistentRead": True,
+            }
+        }
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(name, []):
+                found[str(item["pk"])] = StoredEvent.from_item(item)
+            request = dict(response.get("UnprocessedKeys") or {})
+    return found

@@ -194,3 +194,16 @@ def record_notice(
             return False
         raise
     return True
+
+
+def event_counts(workspace_id: str, prefix: str, first: str, last: str, attribute: str) -> dict[str, int]:
+    """Activity counters `prefix<first>` .. `prefix<last>` (days or hours) → the count in `attribute`:
+    one Query over at most that many small items, however many events they count."""
+    items = query_all(
+        _table(),
+        KeyConditionExpression="pk = :ws AND sk BETWEEN :first AND :last",
+        ExpressionAttributeValues={":ws": workspace_id, ":first": prefix + first, ":last": prefix + last},
+        ProjectionExpression="sk, #count",
+        ExpressionAttributeNames={"#count": attribute},
+    )
+    return {str(item["sk"])[len(prefix) :]: int(item.get(attribute, 0)) for item in items}

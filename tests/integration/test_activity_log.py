@@ -1,0 +1,273 @@
+"""GET /api/activity and /api/activity/feed on 5,000 events: every filter combination walked by cursor and
+by offset returns each event exactly once, newest first, with an exact total; ingestion between pages
+changes nothing already walked; bad input is a 400 naming the parameter; cursors are bound."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from costmetrics import activity
+from tests.datasets import AGENTS, iso, make_events
+from tests.harness import Api, Stream
+from tests.integration.rollup_support import ingest, register_agents
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+START = NOW - timedelta(days=20)
+# Edges inside days and hours, so totals need the partial-hour path.
+MID_FROM = iso(START + timedelta(days=3, hours=7, minutes=13, seconds=5))
+MID_TO = iso(NOW - timedelta(days=2, hours=3, minutes=41, seconds=9))
+
+
+@pytest.fixture(scope="module")
+def dataset() -> list[dict[str, Any]]:
+    return make_events(5000, start=START, end=NOW - timedelta(minutes=1), seed=31)
+
+
+@pytest.fixture(scope="module")
+def stream(shared_stack: Any) -> Stream:
+    """One reader for the module: it delivers each record once, as the event source mapping does."""
+    return Stream(shared_stack)
+
+
+@pytest.fixture(scope="module")
+def api(stream: Stream, dataset: list[dict[str, Any]]) -> Api:
+    api = Api("ws-acme")
+    register_agents(api, AGENTS)
+    ingest(api, dataset)
+    stream.drain()
+    return api
+
+
+def expected_ids(events: list[dict[str, Any]], query: dict[str, str]) -> list[str]:
+    """The log's answer, computed from the events: filtered, newest first (createdAt, then id)."""
+
+    def keep(e: dict[str, Any]) -> bool:
+        at = e["createdAt"]
+        return (
+            ("agentId" not in query or e["agentId"] == query["agentId"])
+            and ("eventType" not in query or e["eventType"] == query["eventType"])
+            and ("from" not in query or at >= query["from"])
+            and ("to" not in query or at <= query["to"])
+        )
+
+    return [
+        e["id"] for e in sorted(filter(keep, events), key=lambda e: (e["createdAt"], e["id"]), reverse=True)
+    ]
+
+
+def walk_by_cursor(api: Api, query: dict[str, str], limit: int) -> tuple[list[str], set[int]]:
+    ids: list[str] = []
+    totals: set[int] = set()
+    token = None
+    while True:
+        page = api.get(
+            "/api/activity", query=query | {"limit": str(limit)} | ({"nextToken": token} if token else {})
+        )
+        assert page.status == 200, page.text
+        body = page.json
+        ids += [item["id"] for item in body["data"]]
+        totals.add(body["pagination"]["total"])
+        assert body["pagination"]["offset"] == len(ids) - len(body["data"])
+        if not body["pagination"]["hasMore"]:
+            assert "nextToken" not in body["pagination"] or body["pagination"]["nextToken"] is None
+            return ids, totals
+        token = body["pagination"]["nextToken"]
+
+
+def walk_by_offset(api: Api, query: dict[str, str], limit: int) -> tuple[list[str], set[int]]:
+    ids: list[str] = []
+    totals: set[int] = set()
+    while True:
+        body = api.get("/api/activity", query=query | {"limit": str(limit), "offset": str(len(ids))}).json
+        ids += [item["id"] for item in body["data"]]
+        totals.add(body["pagination"]["total"])
+        if not body["pagination"]["hasMore"]:
+            return ids, totals
+
+
+FILTERS = [
+    {},
+    {"agentId": "nova"},
+    {"eventType": "tool_call"},
+    {"agentId": "atlas", "eventType": "model_invocation"},
+    {"from": MID_FROM, "to": MID_TO},
+    {"agentId": "pulse", "from": MID_FROM},
+    {"eventType": "task_completed", "to": MID_TO},
+    {"agentId": "sage", "eventType": "error", "from": MID_FROM, "to": MID_TO},
+    {"agentId": "draft-bot"},
+]
+
+
+def test_the_dataset_is_large_enough(dataset: list[dict[str, Any]]) -> None:
+    assert len(dataset) >= 5000
+
+
+@pytest.mark.parametrize("query", FILTERS, ids=lambda q: "+".join(q) or "all")
+def test_every_page_walk_returns_each_event_once_newest_first(
+    api: Api, dataset: list[dict[str, Any]], query: dict[str, str]
+) -> None:
+    expected = expected_ids(dataset, query)
+    by_cursor, cursor_totals = walk_by_cursor(api, query, limit=500)
+    assert by_cursor == expected
+    assert cursor_totals == {len(expected)}
+    by_offset, offset_totals = walk_by_offset(api, query, limit=500)
+    assert by_offset == expected
+    assert offset_totals == {len(expected)}
+
+
+def test_small_pages_and_page_items(api: Api, dataset: list[dict[str, Any]]) -> None:
+    query = {"agentId": "echo", "from": MID_FROM, "to": MID_TO}
+    assert walk_by_cursor(api, query, limit=7)[0] == expected_ids(dataset, query)
+    first = api.get("/api/activity", query={"limit": "1"}).json
+    (item,) = first["data"]
+    source = next(e for e in dataset if e["id"] == item["id"])
+    assert item == {
+        "id": source["id"],
+        "eventType": source["eventType"],
+        "agentId": source["agentId"],
+        "agentName": next(a["name"] for a in AGENTS if a["id"] == source["agentId"]),
+        "details": source["details"],
+        "createdAt": source["createdAt"],
+        "ingestedAt": item["ingestedAt"],
+    }
+    assert first["pagination"] | {"nextToken": None} == {
+        "total": 5000,
+        "limit": 1,
+        "offset": 0,
+        "hasMore": True,
+        "nextToken": None,
+    }
+
+
+def test_ingestion_between_pages_changes_nothing_already_walked(
+    api: Api, stream: Stream, dataset: list[dict[str, Any]]
+) -> None:
+    # Given a walk that started before new events arrived
+    query = {"to": iso(NOW)}
+    expected = expected_ids(dataset, query)
+    ids: list[str] = []
+    token = None
+    batch = 0
+    while True:
+        params = {"limit": "400"} | ({"nextToken": token} if token else {})
+        body = api.get("/api/activity", query=params).json
+        ids += [item["id"] for item in body["data"]]
+        # When events keep arriving between pages (late ones inside the walked range too)
+        late = [
+            {
+                "id": f"live-{batch}-{n}",
+                "agentId": "nova",
+                "eventType": "session_start",
+                "createdAt": iso(NOW + timedelta(seconds=n + 1)),
+                "details": {},
+            }
+            for n in range(20)
+        ]
+        ingest(api, late)
+        stream.drain()
+        batch += 1
+        if not body["pagination"]["hasMore"]:
+            break
+        token = body["pagination"]["nextToken"]
+    # Then the walk saw every earlier event once, in order, and its total never moved
+    assert [i for i in ids if not i.startswith("live-")] == expected
+    assert len(ids) == len(set(ids))
+    # ...and an offset walk pinned with `to` is exactly the events up to it
+    pinned, totals = walk_by_offset(api, query, limit=500)
+    assert pinned == expected
+    assert totals == {len(expected)}
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "needle"),
+    [
+        ({"limit": "0"}, "limit", "greater than or equal to 1"),
+        ({"limit": "501"}, "limit", "less than or equal to 500"),
+        ({"limit": "ten"}, "limit", "valid integer"),
+        ({"offset": "-1"}, "offset", "greater than or equal to 0"),
+        ({"offset": "10001"}, "offset", "nextToken"),
+        ({"offset": "x"}, "offset", "valid integer"),
+        ({"from": "yesterday"}, "from", "ISO 8601"),
+        ({"to": "2026-13-01T00:00:00Z"}, "to", "ISO 8601"),
+        ({"from": "2026-03-17T08:00:00"}, "from", "time zone"),
+        ({"from": "2026-03-18T00:00:00Z", "to": "2026-03-17T00:00:00Z"}, "from", "after"),
+        ({"eventType": "teleport"}, "eventType", "tool_call"),
+        ({"agentId": "not valid!"}, "agentId", "pattern"),
+        ({"nextToken": "garbage"}, "nextToken", "cursor"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_parameter(
+    api: Api, query: dict[str, str], field: str, needle: str
+) -> None:
+    reply = api.get("/api/activity", query=query)
+    assert reply.status == 400, reply.text
+    assert reply.json["details"][0]["field"] == field
+    assert needle in reply.json["message"] + reply.json["details"][0].get("problem", "")
+
+
+def test_a_cursor_is_bound_to_its_workspace_filters_and_bytes(api: Api) -> None:
+    token = api.get("/api/activity", query={"agentId": "nova", "limit": "10"}).json["pagination"]["nextToken"]
+    assert api.get("/api/activity", query={"agentId": "nova", "nextToken": token}).status == 200
+    other = Api("ws-other").get("/api/activity", query={"agentId": "nova", "nextToken": token})
+    assert other.status == 400
+    assert "data" not in other.json
+    assert api.get("/api/activity", query={"agentId": "atlas", "nextToken": token}).status == 400
+    assert api.get("/api/activity", query={"nextToken": token}).status == 400
+    for position in (5, len(token) // 2, len(token) - 3):
+        altered = token[:position] + ("A" if token[position] != "A" else "B") + token[position + 1 :]
+        assert api.get("/api/activity", query={"agentId": "nova", "nextToken": altered}).status == 400
+    both = api.get("/api/activity", query={"agentId": "nova", "nextToken": token, "offset": "10"})
+    assert both.status == 400
+
+
+def test_another_workspace_sees_an_empty_log(api: Api) -> None:
+    body = Api("ws-other").get("/api/activity").json
+    assert body == {
+        "data": [],
+        "pagination": {"total": 0, "limit": 100, "offset": 0, "hasMore": False, "nextToken": None},
+    }
+    assert Api("ws-other").get("/api/activity/feed").json["data"] == []
+    assert Api("ws-acme", ("ingest",)).get("/api/activity").status == 403
+
+
+def test_the_feed_gives_every_event_once_in_ingestion_order_late_ones_too(
+    api: Api, dataset: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(activity, "FEED_LAG", timedelta(0))
+    seen: list[dict[str, Any]] = []
+    token = None
+    params: dict[str, str] = {"limit": "450", "since": iso(NOW - timedelta(days=1))}
+    while True:
+        body = api.get("/api/activity/feed", query=params).json
+        seen += body["data"]
+        token = body["nextToken"]
+        params = {"limit": "450", "nextToken": token}
+        if body["caughtUp"]:
+            break
+    ids = [item["id"] for item in seen]
+    assert len(ids) == len(set(ids))
+    assert set(expected_ids(dataset, {})) <= set(ids)
+    stamps = [item["ingestedAt"] for item in seen]
+    assert stamps == sorted(stamps)
+    # Events ingested after the poll, even with an old createdAt, come with the next poll, once.
+    late = [
+        {
+            "id": f"late-{n}",
+            "agentId": "sage",
+            "eventType": "tool_call",
+            "createdAt": iso(NOW - timedelta(days=15, minutes=n)),
+            "details": {"tool": "sql", "success": True, "durationMs": 5},
+        }
+        for n in range(30)
+    ]
+    ingest(api, late)
+    again = api.get("/api/activity/feed", query={"nextToken": token, "limit": "500"}).json
+    assert [item["id"] for item in again["data"]] == [e["id"] for e in late] or sorted(
+        item["id"] for item in again["data"]
+    ) == sorted(e["id"] for e in late)
+    quiet = api.get("/api/activity/feed", query={"nextToken": again["nextToken"]}).json
+    assert quiet["data"] == []
+    assert quiet["caughtUp"] is True
