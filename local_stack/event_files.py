@@ -267,6 +267,16 @@ FILES: dict[str, tuple[str, str, Callable[[], dict[str, Any]]]] = {
             body={"inputPricePerMillion": 2.25, "outputPricePerMillion": 13.5},
         ),
     ),
+    "docs-get.json": (
+        "DocsFunction",
+        "GET /api/docs (Swagger UI), no token",
+        _api("GET", "/api/docs", "/api/docs", claims=None, headers={"Accept": "text/html"}),
+    ),
+    "docs-openapi.json": (
+        "DocsFunction",
+        "GET /api/openapi.json (the OpenAPI document)",
+        _api("GET", "/api/openapi.json", "/api/openapi.json", claims=VIEWER),
+    ),
     "rollup-stream-batch.json": (
         "RollupFunction",
         "a stream batch: 3 INSERTs of workspace ws-sample, 1 TTL expiry",

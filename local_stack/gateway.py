@@ -174,6 +174,9 @@ class Gateway:
         event["headers"] = {**headers, **forwarded}
         event["multiValueHeaders"] = {**multi, **{k: [v] for k, v in forwarded.items()}}
         event["requestContext"]["requestId"] = request_id
+        # The path as the client sent it: this server is like a custom domain with no base path, so the
+        # stage is not in it (on an execute-api URL, API Gateway's requestContext.path is /<stage>/...).
+        event["requestContext"]["path"] = unquote(raw_path)
         event["requestContext"]["identity"]["sourceIp"] = request.source_ip
         event["requestContext"]["identity"]["userAgent"] = next(
             (v for k, v in headers.items() if k.lower() == "user-agent"), None
@@ -216,6 +219,10 @@ class Gateway:
         return HttpResponse(status, merged, payload)
 
 
+class _Unframed(Exception):
+    """The request's body cannot be delimited (a bad Content-Length or chunk size)."""
+
+
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
 
 
@@ -224,6 +231,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
     server: ApiServer
 
     def _read_body(self) -> bytes:
+        try:
+            return self._read_framed_body()
+        except ValueError as error:  # a Content-Length or chunk size that is no number
+            raise _Unframed(str(error)) from None
+
+    def _read_framed_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             chunks: list[bytes] = []
             while True:
@@ -243,6 +256,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
             headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP]
             response = self.server.gateway.handle(
                 HttpRequest(self.command, self.path, headers, body, self.client_address[0])
+            )
+        except _Unframed:  # the rest of the connection cannot be read as requests either
+            self.close_connection = True
+            response = _json_response(
+                400, {"error": "bad_request", "message": "malformed Content-Length or chunked body"}, "-"
             )
         except Exception:
             log.exception("gateway failure on %s %s", self.command, self.path)

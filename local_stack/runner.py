@@ -75,6 +75,7 @@ def banner(settings: LocalSettings, outputs: dict[str, Any], seconds: float) -> 
         "",
         f"Cost & Metrics API: local stack ready in {seconds:.1f} s",
         f"  API           {outputs['ApiUrl']}   (no token needed for GET /api/health)",
+        f"  API docs      {outputs['ApiUrl']}/api/docs   (Swagger UI; the document: /api/openapi.json)",
         f"  AWS endpoint  {outputs['AwsEndpointUrl']}   (moto; region {outputs['Region']}, keys 'testing')",
         f"  Outputs       {_shown(state / 'outputs.json')}",
         f"  Function logs {_shown(state / 'logs')}/<LogicalId>.log",
@@ -90,6 +91,8 @@ def banner(settings: LocalSettings, outputs: dict[str, Any], seconds: float) -> 
             f"  TOKEN=$({env_prefix}{_python()} -m local_stack.token {demo['users'][0]['username']})",
             f'  curl -s -H "Authorization: Bearer $TOKEN" {outputs["ApiUrl"]}/api/cost-analysis/summary',
             f'  curl -s -H "Authorization: Bearer $TOKEN" {outputs["ApiUrl"]}/api/agents',
+            f"  .venv/bin/costmetrics login -u {demo['users'][0]['username']}"
+            f" -p {demo['users'][0]['password']} && .venv/bin/costmetrics summary",
         ]
     else:
         lines += ["  Demo          skipped (COSTMETRICS_DEMO=0): no demo workspace, users or events", ""]

@@ -8,15 +8,35 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from costmetrics import activity, auth, ingestion, periods
-from costmetrics.api import caller, create_app, json_body, json_response, lambda_entry
+from costmetrics.api import (
+    caller,
+    create_app,
+    json_body,
+    json_of,
+    json_response,
+    lambda_entry,
+    openapi_responses,
+)
 from costmetrics.config import settings
 from costmetrics.events import AGENT_ID
 from costmetrics.observability import metrics
 
 app = create_app()
+TAGS = ["Activity log"]
 
 
-@app.post("/api/activity")
+@app.post(
+    "/api/activity",
+    summary="Ingest up to 100 events; each is validated and stored on its own (admin, ingest)",
+    tags=TAGS,
+    responses=openapi_responses(
+        400,
+        403,
+        413,
+        415,
+        ok=json_of(ingestion.IngestResult, "Counts of accepted and duplicate events, and each rejection"),
+    ),
+)
 def post_activity() -> Any:
     principal = caller(app, auth.INGESTERS)
     result = ingestion.ingest(
@@ -26,12 +46,17 @@ def post_activity() -> Any:
         retention_days=settings().event_retention_days,
     )
     metrics.add_metric(name="EventsIngested", unit="Count", value=result.accepted)
-    metrics.add_metric(name="EventsDuplicate", unit="Count", value=result.duplicates)
-    metrics.add_metric(name="EventsRejected", unit="Count", value=result.rejectedCount)
+    metrics.add_metric(name="DuplicateEvents", unit="Count", value=result.duplicates)
+    metrics.add_metric(name="RejectedEvents", unit="Count", value=result.rejectedCount)
     return json_response(200, result.model_dump(mode="json"))
 
 
-@app.get("/api/activity")
+@app.get(
+    "/api/activity",
+    summary="Query the agent activity log, newest first",
+    tags=TAGS,
+    responses=openapi_responses(400, 403),
+)
 def get_activity(
     agent_id: Annotated[str | None, Query(alias="agentId", pattern=AGENT_ID.pattern)] = None,
     event_type: Annotated[str | None, Query(alias="eventType", description="one of the event types")] = None,
@@ -58,7 +83,12 @@ def get_activity(
     )
 
 
-@app.get("/api/activity/feed")
+@app.get(
+    "/api/activity/feed",
+    summary="Every event once, in ingestion order (SIEM polling)",
+    tags=TAGS,
+    responses=openapi_responses(400, 403),
+)
 def get_feed(
     since: Annotated[str | None, Query(description="ISO 8601 ingestion time to start from")] = None,
     limit: Annotated[int, Query(ge=1, le=activity.MAX_LIMIT)] = activity.DEFAULT_LIMIT,

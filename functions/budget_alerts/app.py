@@ -10,7 +10,7 @@ from costmetrics.config import settings
 from costmetrics.observability import logger, metrics, traced
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(clear_state=True, log_event=False)
 @metrics.log_metrics
 @traced
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -34,7 +34,8 @@ def _respond(event: dict[str, Any], context: Any, status: str, reason: str, data
         logger.info("custom resource response sent", status=status, http_status=response.status)
 
 
-@logger.inject_lambda_context(clear_state=True)
+# Never log the event: its ResponseURL is a pre-signed URL that can answer for the stack.
+@logger.inject_lambda_context(clear_state=True, log_event=False)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request = event.get("RequestType")
     data: dict[str, Any] = {}

@@ -16,7 +16,7 @@ class Health(BaseModel):
     stage: str
 
 
-@app.get("/api/health")
+@app.get("/api/health", summary="Liveness, open to anyone; returns no data", tags=["Health"])
 def get_health() -> Health:
     return Health(status="ok", service="cost-metrics-api", stage=settings().stage)
 

@@ -12,19 +12,21 @@ from costmetrics import stream
 from costmetrics.observability import logger, metrics, traced
 
 
-@logger.inject_lambda_context(clear_state=True)
+@logger.inject_lambda_context(clear_state=True, log_event=False)
 @metrics.log_metrics
 @traced
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     outcome = stream.process_records(event.get("Records", []))
+    # Records that still fail after Lambda's retries go to the DLQ by the on-failure destination, not by
+    # this code: the dashboard and the alarm read that from the queue's own metrics.
     for name, value in (
-        ("RollupRecords", outcome.records),
+        ("BatchSize", outcome.records),
         ("RollupEventsApplied", outcome.applied),
         ("RollupEventsAlreadyApplied", outcome.already_applied),
         ("RollupRecordsIgnored", outcome.ignored),
-        ("RollupItemUpdates", outcome.rollup_updates),
+        ("RollupWrites", outcome.rollup_updates),
         ("RollupTransactions", outcome.transactions),
-        ("RollupRecordsFailed", len(outcome.failed)),
+        ("BatchItemFailures", len(outcome.failed)),
     ):
         metrics.add_metric(name=name, unit="Count", value=value)
     logger.info(

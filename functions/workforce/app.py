@@ -7,9 +7,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from costmetrics import auth, periods, workforce
-from costmetrics.api import caller, create_app, lambda_entry
+from costmetrics.api import caller, create_app, lambda_entry, openapi_responses
 
 app = create_app()
+TAGS = ["Workforce ROI"]
 
 Month = Annotated[
     str | None,
@@ -23,19 +24,34 @@ TrendMonths = Annotated[
 ]
 
 
-@app.get("/api/agents/workforce/summary")
+@app.get(
+    "/api/agents/workforce/summary",
+    summary="Fleet-wide ROI: agents deployed, cost against the human equivalent, hours saved",
+    tags=TAGS,
+    responses=openapi_responses(400, 403),
+)
 def get_summary(month: Month = None) -> workforce.WorkforceSummary:
     principal = caller(app, auth.READERS)
     return workforce.summary_for(principal.workspace_id, periods.parse_month(month))
 
 
-@app.get("/api/agents/workforce/agents")
+@app.get(
+    "/api/agents/workforce/agents",
+    summary="Per-agent ROI metrics (a bare JSON array)",
+    tags=TAGS,
+    responses=openapi_responses(400, 403),
+)
 def get_agents(month: Month = None) -> workforce.AgentROIList:
     principal = caller(app, auth.READERS)
     return workforce.agents_for(principal.workspace_id, periods.parse_month(month))
 
 
-@app.get("/api/agents/workforce/trends")
+@app.get(
+    "/api/agents/workforce/trends",
+    summary="Month-over-month trend data for the whole fleet",
+    tags=TAGS,
+    responses=openapi_responses(400, 403),
+)
 def get_trends(months: TrendMonths = workforce.DEFAULT_TREND_MONTHS) -> workforce.Trends:
     principal = caller(app, auth.READERS)
     return workforce.trends_for(principal.workspace_id, months)

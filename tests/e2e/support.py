@@ -3,12 +3,13 @@ loopback only, and the DESIGN.md §6 price table to compute expected costs indep
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -16,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "E2e-Password-2026"  # the pool wants 12+ characters with upper, lower and digits
@@ -65,30 +69,48 @@ class Reply:
     status: int
     body: Any
     headers: dict[str, str]
+    raw: bytes = b""
 
 
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def http(
-    method: str, url: str, *, token: str | None = None, authorization: str | None = None, body: Any = None
+    method: str,
+    url: str,
+    *,
+    token: str | None = None,
+    authorization: str | None = None,
+    body: Any = None,
+    data: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Reply:
-    """One request; `token` goes out as `Bearer <token>`, `authorization` as the header's raw value."""
-    data = None if body is None else json.dumps(body).encode()
+    """One request; `token` goes out as `Bearer <token>`, `authorization` as the header's raw value; `body`
+    as JSON, or `data` as given. The answer's body is parsed when it is JSON, else its text; `raw` has
+    its bytes."""
+    if body is not None:
+        data = json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
     if data is not None:
         request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
     if token is not None:
         request.add_header("Authorization", f"Bearer {token}")
     if authorization is not None:
         request.add_header("Authorization", authorization)
     try:
         with _opener.open(request, timeout=60) as response:
-            status, raw, headers = response.status, response.read(), dict(response.headers)
+            status, raw, answered = response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as error:
-        status, raw, headers = error.code, error.read(), dict(error.headers)
-    parsed = json.loads(raw, parse_float=Decimal) if raw else None
-    return Reply(status, parsed, headers)
+        status, raw, answered = error.code, error.read(), dict(error.headers)
+    if not raw:
+        parsed = None
+    elif "json" in (answered.get("Content-Type") or "application/json"):
+        parsed = json.loads(raw, parse_float=Decimal)
+    else:
+        parsed = raw.decode()
+    return Reply(status, parsed, answered, raw)
 
 
 @dataclass
@@ -112,6 +134,16 @@ class RunningStack:
             aws_secret_access_key="testing",
         )
 
+    def table(self, name: str) -> Any:
+        """A DynamoDB table of the stack, as a boto3 resource."""
+        return boto3.resource(
+            "dynamodb",
+            endpoint_url=self.outputs["AwsEndpointUrl"],
+            region_name=self.outputs["Region"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ).Table(name)
+
     def sign_in(self, username: str, password: str, *, kind: str = "IdToken") -> str:
         """A token of the emulated pool, from USER_PASSWORD_AUTH as a client application does it."""
         result = self.client("cognito-idp").initiate_auth(
@@ -122,19 +154,19 @@ class RunningStack:
         token: str = result["AuthenticationResult"][kind]
         return token
 
-    def new_user(self, workspace_id: str, group: str = "admin") -> str:
-        """A new user of `workspace_id` in `group`, created as an administrator does; returns its ID token."""
+    def new_user(self, workspace_id: str | None, group: str | None = "admin") -> str:
+        """A new user of `workspace_id` in `group`, created as an administrator does; returns its ID token.
+        None leaves the user without the workspace attribute, or in no group."""
         cognito = self.client("cognito-idp")
         pool = self.outputs["UserPoolId"]
-        username = f"{group}-{uuid.uuid4().hex[:8]}@{workspace_id}.example.com"
+        username = f"{group}-{uuid.uuid4().hex[:8]}@{workspace_id or 'nowhere'}.example.com"
+        attributes = [{"Name": "custom:workspace_id", "Value": workspace_id}] if workspace_id else []
         cognito.admin_create_user(
-            UserPoolId=pool,
-            Username=username,
-            UserAttributes=[{"Name": "custom:workspace_id", "Value": workspace_id}],
-            MessageAction="SUPPRESS",
+            UserPoolId=pool, Username=username, UserAttributes=attributes, MessageAction="SUPPRESS"
         )
         cognito.admin_set_user_password(UserPoolId=pool, Username=username, Password=PASSWORD, Permanent=True)
-        cognito.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=group)
+        if group is not None:
+            cognito.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=group)
         return self.sign_in(username, PASSWORD)
 
     def demo_password(self, username: str) -> str:
@@ -145,6 +177,42 @@ class RunningStack:
         return http("GET", self.api + path, token=token)
 
 
+# --- Forged tokens: what an attacker can make of a real ID token ------------------------------------
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """The claims of a JWT, read without verifying it."""
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return claims
+
+
+def _b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def moto_key() -> RSAKey:
+    """The private key moto signs its pools' tokens with (a public test fixture of moto)."""
+    from moto.utilities.utils import load_resource
+
+    key: RSAKey = RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
+    return key
+
+
+def signed(claims: dict[str, Any], key: RSAKey | None = None) -> str:
+    """An RS256 token of `claims` signed with `key`; by default the pool's own key, so the claims decide."""
+    return jwt.encode({"alg": "RS256", "kid": "dummy"}, claims, key or moto_key())
+
+
+def unsigned(claims: dict[str, Any]) -> str:
+    """An `alg: none` token of `claims`, with no signature."""
+    return f"{_b64({'alg': 'none', 'typ': 'JWT', 'kid': 'dummy'})}.{_b64(claims)}."
+
+
+def another_key() -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": "dummy"})
+
+
 def fresh_workspace() -> str:
     return f"e2e-{uuid.uuid4().hex[:10]}"
 
@@ -153,6 +221,18 @@ def now_in_month() -> str:
     """A createdAt of the current UTC month that is not in the future."""
     now = datetime.now(UTC).replace(microsecond=0)
     return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_summary(config: pytest.Config, title: str, lines: Sequence[str]) -> None:
+    """Writes `lines` under a `title` rule on the terminal, past pytest's capture (a module's tally)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_sep("-", title)
+        for line in lines:
+            reporter.write_line(line)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, interval: float = 0.25) -> Any:

@@ -3,39 +3,27 @@ the groups decide what it may do."""
 
 from __future__ import annotations
 
-import base64
 import json
 import time
-from typing import Any
 
 import pytest
 from joserfc import jwt
-from joserfc.jwk import OctKey, RSAKey
+from joserfc.jwk import OctKey
 
-from tests.e2e.support import RunningStack, fresh_workspace, http
+from tests.e2e.support import (
+    RunningStack,
+    another_key,
+    fresh_workspace,
+    http,
+    signed,
+    token_claims,
+    unsigned,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 
 SUMMARY = "/api/cost-analysis/summary"
 UNAUTHORIZED = {"error": "unauthorized", "message": "missing or invalid bearer token"}
-
-
-def _claims(token: str) -> dict[str, Any]:
-    payload = token.split(".")[1]
-    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    return claims
-
-
-def _b64(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-
-def _moto_key() -> RSAKey:
-    """The private key moto signs its pools' tokens with (a public test fixture of moto)."""
-    from moto.utilities.utils import load_resource
-
-    key: RSAKey = RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
-    return key
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +54,7 @@ def test_no_or_garbage_token_is_401(stack: RunningStack, authorization: str | No
 
 
 def test_alg_none_token_is_401(stack: RunningStack, admin_token: str) -> None:
-    forged = f"{_b64({'alg': 'none', 'typ': 'JWT', 'kid': 'dummy'})}.{_b64(_claims(admin_token))}."
+    forged = unsigned(token_claims(admin_token))
     assert http("GET", stack.api + SUMMARY, token=forged).status == 401
 
 
@@ -75,13 +63,12 @@ def test_hs256_token_keyed_with_the_public_key_is_401(stack: RunningStack, admin
         "GET", f"{stack.outputs['AwsEndpointUrl']}/{stack.outputs['UserPoolId']}/.well-known/jwks.json"
     )
     secret = OctKey.import_key(json.dumps(public.body, default=str).encode())
-    forged = jwt.encode({"alg": "HS256", "kid": "dummy"}, _claims(admin_token), secret)
+    forged = jwt.encode({"alg": "HS256", "kid": "dummy"}, token_claims(admin_token), secret)
     assert http("GET", stack.api + SUMMARY, token=forged).status == 401
 
 
 def test_token_signed_by_another_key_is_401(stack: RunningStack, admin_token: str) -> None:
-    other = RSAKey.generate_key(2048, parameters={"kid": "dummy"})
-    forged = jwt.encode({"alg": "RS256", "kid": "dummy"}, _claims(admin_token), other)
+    forged = signed(token_claims(admin_token), another_key())
     assert http("GET", stack.api + SUMMARY, token=forged).status == 401
 
 
@@ -89,13 +76,9 @@ def test_expired_token_is_401_while_the_same_token_unexpired_is_not(
     stack: RunningStack, admin_token: str
 ) -> None:
     # Signed with the pool's own key, so the signature is good and only `exp` decides.
-    claims = _claims(admin_token)
-    fresh = jwt.encode(
-        {"alg": "RS256", "kid": "dummy"}, {**claims, "exp": int(time.time()) + 600}, _moto_key()
-    )
-    expired = jwt.encode(
-        {"alg": "RS256", "kid": "dummy"}, {**claims, "exp": int(time.time()) - 60}, _moto_key()
-    )
+    claims = token_claims(admin_token)
+    fresh = signed({**claims, "exp": int(time.time()) + 600})
+    expired = signed({**claims, "exp": int(time.time()) - 60})
     assert http("GET", stack.api + SUMMARY, token=fresh).status == 200
     assert http("GET", stack.api + SUMMARY, token=expired).status == 401
 
@@ -112,7 +95,7 @@ def test_expired_token_is_401_while_the_same_token_unexpired_is_not(
 def test_a_well_signed_token_for_something_else_is_401(
     stack: RunningStack, admin_token: str, change: dict[str, str]
 ) -> None:
-    forged = jwt.encode({"alg": "RS256", "kid": "dummy"}, {**_claims(admin_token), **change}, _moto_key())
+    forged = signed({**token_claims(admin_token), **change})
     assert http("GET", stack.api + SUMMARY, token=forged).status == 401
 
 

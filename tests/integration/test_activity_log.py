@@ -181,6 +181,21 @@ def test_ingestion_between_pages_changes_nothing_already_walked(
     assert totals == {len(expected)}
 
 
+def test_a_cursor_walk_does_not_stop_at_counters_that_trail_the_stream(api: Api, stream: Stream) -> None:
+    # Given 250 events of the last hours, stored but not yet rolled up (the stream has not delivered them)
+    trailing = Api("ws-trailing")
+    register_agents(trailing, AGENTS)
+    recent = make_events(250, start=NOW - timedelta(hours=20), end=NOW - timedelta(minutes=1), seed=7)
+    ingest(trailing, recent)
+    # When a client walks the log by cursor before the counters have caught up
+    ids, totals = walk_by_cursor(trailing, {}, limit=100)
+    # Then it still gets every stored event once, newest first: the total trails, the walk does not
+    assert ids == expected_ids(recent, {})
+    assert totals == {0}
+    stream.drain()
+    assert walk_by_cursor(trailing, {}, limit=100) == (expected_ids(recent, {}), {250})
+
+
 @pytest.mark.parametrize(
     ("query", "field", "needle"),
     [

@@ -55,7 +55,13 @@ def parse_instant(value: str, param: str) -> datetime:
             f"'{param}' has no time zone: add Z or an offset such as +02:00 ({value!r})",
             details=[{"in": "query", "field": param, "problem": "time zone missing"}],
         )
-    return periods.to_utc(parsed)
+    try:
+        return periods.to_utc(parsed)
+    except ValueError as error:
+        raise InvalidRequest(
+            f"'{param}' is out of range: {error}",
+            details=[{"in": "query", "field": param, "problem": "out of range"}],
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -240,7 +246,10 @@ def _resolve(query: ActivityQuery, now: datetime, retention_days: int) -> tuple[
             "'from' is after 'to'",
             details=[{"in": "query", "field": "from", "problem": "must not be after 'to'"}],
         )
-    return Filters(query.agent_id, query.event_type), Window(max(low, oldest), high)
+    # No event is later than this (createdAt is at most MAX_FUTURE_SKEW ahead of its ingestion): a far `to`
+    # must not make the walk over the window's days millions of days long.
+    newest = now + MAX_FUTURE_SKEW
+    return Filters(query.agent_id, query.event_type), Window(max(low, oldest), min(high, newest))
 
 
 def list_activity(
@@ -277,7 +286,12 @@ def list_activity(
     names = {a.id: a.name for a in agents_repo.agents_of_workspace(workspace_id)} if keys else {}
     data = [_item(events[k["pk"]], names) for k in keys if k["pk"] in events]
     after = position + len(keys)
-    has_more = last is not None and after < total
+    # The counters may trail the newest writes by a stream delay: a full page at or past `total` looks
+    # one key further, so a cursor walk never stops before the last stored event.
+    has_more = last is not None and (
+        after < total
+        or bool(_collect(workspace_id, filters, window, census, 1, skip=0, start=last, now=now)[0])
+    )
     token = None
     if has_more and last is not None:
         token = cursors.encode(
@@ -393,7 +407,9 @@ def feed(
         state = cursors.decode(token, workspace_id, "feed")
         day, after = state["day"], state["after"]
     else:
-        start = parse_instant(since, "since") if since else now - timedelta(days=retention_days)
+        # Never before the retention period: the walk reads one partition per day from `since` on.
+        oldest = now - timedelta(days=retention_days)
+        start = max(parse_instant(since, "since"), oldest) if since else oldest
         day, after = periods.day_of(start), f"{periods.stored(start)}#"
     keys: list[dict[str, Any]] = []
     caught_up = True

@@ -1,6 +1,7 @@
 """Scheduled budget alerts: for every agent with a budget, one notice per (workspace, agent, month, kind),
 published to SNS and only then recorded with a conditional write, so a failed publish is retried on the
-next run and a sent notice is never sent again."""
+next run and a recorded notice is never sent again (one published but not recorded is sent once more: at
+least once, never lost)."""
 
 from __future__ import annotations
 
@@ -188,15 +189,24 @@ def _evaluate_workspace(
                 )
                 outcome.failed += 1
                 continue
-            rollups_repo.record_notice(
-                workspace_id,
-                agent.agent_id,
-                month,
-                kind,
-                message_id=message_id,
-                actual=status.actual,
-                budget=status.budget,
-            )
+            try:
+                rollups_repo.record_notice(
+                    workspace_id,
+                    agent.agent_id,
+                    month,
+                    kind,
+                    message_id=message_id,
+                    actual=status.actual,
+                    budget=status.budget,
+                )
+            except Exception:
+                # SNS has it, the record is missing: the next run sends it again (at least once, never
+                # lost). The workspace's other notices go on: one failed write must not hold them back.
+                logger.exception(
+                    "alert published but not recorded; the next run sends it again",
+                    notice=notice.notification_id,
+                )
+                outcome.failed += 1
             outcome.sent += 1
             outcome.notices.append(notice.notification_id)
     return outcome

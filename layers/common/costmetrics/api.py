@@ -4,6 +4,7 @@ one place, request bodies parsed safely, callers authorized from the authorizer'
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -11,7 +12,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from pydantic import BaseModel
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel, Field
 
 from costmetrics.auth import Principal, authorize
 from costmetrics.errors import DomainError, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
@@ -20,13 +22,70 @@ from costmetrics.observability import logger, metrics
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
+class ApiError(BaseModel):
+    """The body of every error answer, the functions' and API Gateway's own (template GatewayResponses)."""
+
+    error: str = Field(
+        description="A stable code: invalid_request, bad_request, unauthorized, forbidden, not_found, "
+        "payload_too_large, unsupported_media_type, internal_error"
+    )
+    message: str = Field(description="What is wrong, naming the parameter or field")
+    details: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description='One entry per problem, e.g. {"in": "query", "field": "limit", "problem": "..."}; '
+        "absent when there is nothing to add",
+    )
+
+
+ERROR_MEANINGS = {
+    400: "Bad input (invalid_request): the message names the parameter or field",
+    401: "No token, or not a valid ID token of the user pool (unauthorized); answered by API Gateway",
+    403: "The caller's group may not do this (forbidden)",
+    404: "Not found (not_found)",
+    413: f"The body is over {MAX_BODY_BYTES} bytes (payload_too_large)",
+    415: "The body is not application/json (unsupported_media_type)",
+}
+
+
+def openapi_responses(*errors: int, ok: OpenAPIResponse | None = None) -> dict[int, OpenAPIResponse]:
+    """OpenAPI for a route's `responses=`: 200 (`ok`, or the handler's return type) and the error answers
+    `errors` it gives, each with the ApiError body. Only documentation: nothing is computed per request."""
+    documented: dict[int, OpenAPIResponse] = {200: ok or {"description": "OK"}}
+    for status in errors:
+        documented[status] = {
+            "description": ERROR_MEANINGS[status],
+            "content": {content_types.APPLICATION_JSON: {"model": ApiError}},
+        }
+    return documented
+
+
+def json_or_csv(model: type[BaseModel], description: str) -> OpenAPIResponse:
+    """OpenAPI of a `negotiated()` answer: the JSON model, or its rows as CSV with Accept: text/csv."""
+    return {
+        "description": description,
+        "content": {
+            content_types.APPLICATION_JSON: {"model": model},
+            "text/csv": {
+                "schema": {"type": "string", "description": "the rows, one line each, with a header"}
+            },
+        },
+    }
+
+
+def json_of(model: type[BaseModel], description: str) -> OpenAPIResponse:
+    """OpenAPI of a `json_response()` answer, whose model Powertools cannot see in the return type."""
+    return {"description": description, "content": {content_types.APPLICATION_JSON: {"model": model}}}
+
+
 def error_response(
     status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
 ) -> Response[Any]:
-    body: dict[str, Any] = {"error": code, "message": message}
-    if details:
-        body["details"] = details
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+    body = ApiError(error=code, message=message, details=details or [])
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=body.model_dump_json(exclude_defaults=True),
+    )
 
 
 def _validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
@@ -45,18 +104,27 @@ def create_app() -> APIGatewayRestResolver:
 
     @app.exception_handler(DomainError)
     def _domain(error: DomainError) -> Response[Any]:
-        metrics.add_metric(name="ClientErrors", unit="Count", value=1)
         return error_response(error.status, error.code, error.message, error.details)
 
     @app.exception_handler(RequestValidationError)
     def _validation(error: RequestValidationError) -> Response[Any]:
         details = _validation_details(error)
         fields = ", ".join(sorted({d["field"] for d in details})) or "request"
-        metrics.add_metric(name="ClientErrors", unit="Count", value=1)
         return error_response(400, "invalid_request", f"invalid value for: {fields}", details)
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[Any]:
+        event = app.current_event
+        if event.path_parameters and event.resource != event.path:
+            # API Gateway routed a template resource such as /api/agents/{agentId} here, but Powertools'
+            # route pattern does not match the value's characters (a control character, '°', '#'...).
+            names = sorted(event.path_parameters)
+            return error_response(
+                400,
+                "invalid_request",
+                f"invalid value for: {', '.join(names)}",
+                [{"in": "path", "field": name, "problem": "has characters ids never have"} for name in names],
+            )
         return error_response(
             404, "not_found", f"no route for {app.current_event.http_method} {app.current_event.path}"
         )
@@ -64,27 +132,31 @@ def create_app() -> APIGatewayRestResolver:
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[Any]:
         logger.exception("unhandled error")
-        metrics.add_metric(name="ServerErrors", unit="Count", value=1)
         return error_response(500, "internal_error", "internal error; the request id is in the logs")
 
     return app
 
 
 def caller(app: APIGatewayRestResolver, allowed: frozenset[str]) -> Principal:
-    """The authorized caller of the current request; adds workspace and route to every later log line."""
+    """The authorized caller of the current request; adds the workspace to every later log line (the
+    route and the correlation id are there already, from `lambda_entry`)."""
     claims = app.current_event.request_context.authorizer.claims
     principal = authorize(claims, allowed)
-    logger.append_keys(workspace_id=principal.workspace_id, route=app.current_event.resource)
+    logger.append_keys(workspace_id=principal.workspace_id)
     return principal
 
 
 def json_body(app: APIGatewayRestResolver) -> Any:
     """The request body as JSON with exact numbers, or a clear 4xx."""
     event = app.current_event
-    content_type = (event.headers or {}).get("content-type") or (event.headers or {}).get("Content-Type")
+    headers = event.headers or {}
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
     if content_type and "json" not in content_type.lower():
         raise UnsupportedMediaType(f"send the body as application/json, not {content_type}")
-    raw = event.decoded_body or ""
+    try:
+        raw = event.decoded_body or ""
+    except ValueError:  # a base64 body (binary media type) that is not base64, or not UTF-8 once decoded
+        raise InvalidRequest("the body is not UTF-8 text") from None
     size = len(raw.encode()) if isinstance(raw, str) else len(raw)
     if size > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body is {size} bytes; the limit is {MAX_BODY_BYTES}")
@@ -98,6 +170,8 @@ def json_body(app: APIGatewayRestResolver) -> Any:
         ) from None
     except RecursionError:
         raise InvalidRequest("the body is nested too deeply") from None
+    except ValueError:  # an integer of more digits than int() converts (sys.get_int_max_str_digits)
+        raise InvalidRequest("the body holds a number with too many digits") from None
 
 
 def wants_csv(app: APIGatewayRestResolver) -> bool:
@@ -148,17 +222,36 @@ def _default(value: Any) -> Any:
 
 
 def lambda_entry(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """The Lambda handler of an API function: correlation id and cold start in logs, metrics flushed."""
+    """The Lambda handler of an API function: the correlation id (API Gateway's request id) and the route
+    on every log line, per-route request, latency and error metrics, cold start, metrics flushed.
+
+    The event is never logged (`log_event=False` whatever POWERTOOLS_LOGGER_LOG_EVENT says): it carries
+    the caller's bearer token in its Authorization header."""
     from aws_lambda_powertools.logging import correlation_paths
 
-    from costmetrics.observability import traced
+    from costmetrics.observability import record_request, route_of, traced
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    @logger.inject_lambda_context(
+        correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True, log_event=False
+    )
     @metrics.log_metrics(capture_cold_start_metric=True)
     @traced
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        response: dict[str, Any] = app.resolve(event, context)
-        return response
+        route = route_of(event)
+        logger.append_keys(route=route)
+        # A fresh metric set per request: log_metrics clears it on flush, but not when metrics are disabled.
+        metrics.clear_metrics()
+        started = time.perf_counter()
+        status = 500
+        try:
+            response: dict[str, Any] = app.resolve(event, context)
+            status = int(response.get("statusCode", 500))
+            return response
+        finally:
+            latency_ms = (time.perf_counter() - started) * 1000
+            record_request(route, status, latency_ms)
+            # One line per request, joinable to the API access log by correlation_id (the request id).
+            logger.info("request handled", status=status, latency_ms=round(latency_ms, 1))
 
     entry: Callable[[dict[str, Any], Any], dict[str, Any]] = handler
     return entry

@@ -43,7 +43,7 @@ def principal_from_claims(claims: Mapping[str, Any] | None) -> Principal:
     if not claims:
         raise Unauthorized("missing or invalid bearer token")
     workspace = claims.get(WORKSPACE_CLAIM)
-    if not isinstance(workspace, str) or not WORKSPACE_ID.match(workspace):
+    if not isinstance(workspace, str) or not WORKSPACE_ID.fullmatch(workspace):
         raise Unauthorized("the token carries no valid custom:workspace_id claim")
     return Principal(
         workspace_id=workspace,

@@ -19,8 +19,9 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         return ";".join(_cell(v) for v in value)
     text = str(value)
-    # A cell starting with = + - @ is a formula in spreadsheets; quote it so it stays text.
-    return "'" + text if text[:1] in ("=", "+", "@") or (text[:1] == "-" and not _is_number(text)) else text
+    # A cell starting with = + - @ (or a tab or CR before one) is a formula in spreadsheets; quote it.
+    formula = text[:1] in ("=", "+", "@", "\t", "\r") or (text[:1] == "-" and not _is_number(text))
+    return "'" + text if formula else text
 
 
 def _is_number(text: str) -> bool:

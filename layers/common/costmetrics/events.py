@@ -130,6 +130,8 @@ class IncomingEvent(BaseModel):
     def _printable_id(cls, value: str) -> str:
         if _CONTROL.search(value):
             raise ValueError("must not contain control characters")
+        if "\ufffd" in value:  # what bytes that are not UTF-8 become: distinct ids would collide as one
+            raise ValueError("must be valid UTF-8 (it holds U+FFFD, the mark of bytes that were not)")
         if value != value.strip():
             raise ValueError("must not start or end with whitespace")
         return value

@@ -16,10 +16,31 @@ from aws_lambda_powertools import Logger, Metrics
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
-logger = Logger(service="cost-metrics")
-metrics = Metrics(namespace="CostMetrics", service="cost-metrics")
+# The template sets the service to the stack name, so a dev and a prod stack in one account and region
+# keep apart in the CostMetrics namespace (the `service` dimension) and in Logs Insights.
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "cost-metrics"
+NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "CostMetrics"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def route_of(event: dict[str, Any]) -> str:
+    """The route of an API Gateway REST event as `METHOD /resource/template`, e.g.
+    `GET /api/agents/{agentId}`: a low-cardinality metric dimension that never carries an id."""
+    return f"{event.get('httpMethod') or '?'} {event.get('resource') or '?'}"
+
+
+def record_request(route: str, status: int, latency_ms: float) -> None:
+    """Per-route request metrics (EMF, flushed by `log_metrics`): Requests, Latency, ClientErrors (4xx) and
+    ServerErrors (5xx), all with the `route` dimension. Errors are 0 or 1, so their average is a rate."""
+    metrics.add_dimension(name="route", value=route)
+    metrics.add_metric(name="Requests", unit="Count", value=1)
+    metrics.add_metric(name="Latency", unit="Milliseconds", value=round(latency_ms, 3))
+    metrics.add_metric(name="ClientErrors", unit="Count", value=1 if 400 <= status < 500 else 0)
+    metrics.add_metric(name="ServerErrors", unit="Count", value=1 if status >= 500 else 0)
 
 
 def tracing_enabled() -> bool:

@@ -9,7 +9,9 @@ from decimal import Decimal
 
 from costmetrics.errors import InvalidRequest
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# ASCII digits only ("\d" would take "２０２６-01"); years 1-9998, the months whose bounds a datetime holds.
+_MONTH = re.compile(r"^(?!0000)([0-9]{4})-(0[1-9]|1[0-2])$")
+_LAST_MONTH = "9998-12"
 # Fixed width, so that lexicographic order of stored strings is chronological order.
 _STORED_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -22,12 +24,21 @@ def to_utc(value: datetime) -> datetime:
     """An aware datetime in UTC; a naive one is a caller bug (inputs are validated as aware)."""
     if value.tzinfo is None:
         raise ValueError("a timestamp must carry a time zone offset")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00, before datetime.min in UTC
+        raise ValueError(f"{value.isoformat()} is out of range in UTC") from None
+
+
+def _year(value: datetime) -> str:
+    # strftime's %Y does not pad years before 1000 to 4 digits, which would break the fixed width.
+    return f"{value.year:04d}"
 
 
 def stored(value: datetime) -> str:
     """The sortable form kept in tables: `2026-03-17T08:01:44.000000Z`."""
-    return to_utc(value).strftime(_STORED_FORMAT)
+    value = to_utc(value)
+    return _year(value) + value.strftime(_STORED_FORMAT.removeprefix("%Y"))
 
 
 def parse_stored(value: str) -> datetime:
@@ -38,8 +49,8 @@ def display(value: datetime) -> str:
     """The API's form: `2026-03-17T08:01:44Z`, with fractional seconds only when there are any."""
     value = to_utc(value)
     if value.microsecond:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0") + "Z"
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return _year(value) + value.strftime("-%m-%dT%H:%M:%S.%f").rstrip("0") + "Z"
+    return _year(value) + value.strftime("-%m-%dT%H:%M:%SZ")
 
 
 def month_of(value: datetime) -> str:
@@ -62,9 +73,9 @@ def parse_month(value: str | None, *, param: str = "month", now: datetime | None
     """A `YYYY-MM` query parameter, defaulting to the current UTC month."""
     if value is None or value == "":
         return current_month(now)
-    if not _MONTH.match(value):
+    if not _MONTH.fullmatch(value) or value > _LAST_MONTH:
         raise InvalidRequest(
-            f"'{param}' must be a month in the form YYYY-MM, got {value!r}",
+            f"'{param}' must be a month in the form YYYY-MM from 0001-01 to {_LAST_MONTH}, got {value!r}",
             details=[{"field": param, "problem": "expected YYYY-MM"}],
         )
     return value
