@@ -35,7 +35,8 @@ def free_port() -> int:
         return port
 
 
-def _start(state_dir: Path) -> subprocess.Popen[bytes]:
+def _start(state_dir: Path, **settings: str) -> subprocess.Popen[bytes]:
+    """`python -m local_stack` on free loopback ports; `settings` override its COSTMETRICS_* variables."""
     state_dir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -45,6 +46,7 @@ def _start(state_dir: Path) -> subprocess.Popen[bytes]:
         "COSTMETRICS_ALERT_INTERVAL": "2",
         "COSTMETRICS_DEMO": "1",
         "PYTHONUNBUFFERED": "1",
+        **settings,
     }
     with (state_dir / "stack.log").open("w") as log:
         return subprocess.Popen(

@@ -20,7 +20,6 @@ import math
 import os
 import random
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -36,8 +35,8 @@ import pytest
 
 from tests import truth
 from tests.datasets import AGENTS, make_events, months_back
-from tests.e2e.conftest import STOP_TIMEOUT_SECONDS, _stop, _wait_ready, free_port
-from tests.e2e.support import ROOT, RunningStack, fresh_workspace, http, shown
+from tests.e2e.conftest import STOP_TIMEOUT_SECONDS, _start, _stop, _wait_ready
+from tests.e2e.support import RunningStack, fresh_workspace, http, shown
 
 pytestmark = [pytest.mark.e2e]
 
@@ -53,24 +52,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 def load_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     """`python -m local_stack` on free loopback ports, empty, with the alert schedule out of the way."""
     state_dir = tmp_path_factory.mktemp("load-stack")
-    env = {
-        **os.environ,
-        "COSTMETRICS_MOTO_PORT": str(free_port()),
-        "COSTMETRICS_API_PORT": str(free_port()),
-        "COSTMETRICS_STATE_DIR": str(state_dir),
-        "COSTMETRICS_ALERT_INTERVAL": "3600",
-        "COSTMETRICS_DEMO": "0",
-        "PYTHONUNBUFFERED": "1",
-    }
-    with (state_dir / "stack.log").open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local_stack"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = _start(state_dir, COSTMETRICS_ALERT_INTERVAL="3600", COSTMETRICS_DEMO="0")
     try:
         yield _wait_ready(state_dir, process.pid)
     finally:

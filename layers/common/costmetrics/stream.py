@@ -55,7 +55,7 @@ def process_records(
     records: Iterable[Mapping[str, Any]],
     *,
     load_prices: Callable[[str], PriceBook] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> BatchOutcome:
     """Applies the INSERT records of a batch; returns the sequence numbers to report as failures."""
     outcome = BatchOutcome()
@@ -93,7 +93,8 @@ def process_records(
 
     for chunk in plan_chunks(entries, MAX_TRANSACTION_ACTIONS):
         try:
-            _apply_exactly_once(chunk, outcome, sleep)
+            # time.sleep is looked up per call, so a test that patches it is honoured.
+            _apply_exactly_once(chunk, outcome, sleep or time.sleep)
         except Exception as error:
             logger.exception("rollup chunk failed; its records are reported for retry", error=str(error))
             outcome.failed.extend(entry.sequence_number for entry in chunk)
