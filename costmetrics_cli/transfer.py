@@ -235,6 +235,17 @@ class ExportState:
     def finished(self) -> bool:
         return self.started and self.next_token is None
 
+    def after(self, page: dict[str, Any], events: int, size: int) -> ExportState:
+        """The state once a page of `events` events, `size` bytes of NDJSON, is written."""
+        return replace(
+            self,
+            next_token=page["next_token"],
+            count=self.count + events,
+            size=self.size + size,
+            pages=self.pages + 1,
+            total=self.total if self.started else page["total"],
+        )
+
     def save(self, path: Path) -> None:
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
@@ -309,14 +320,7 @@ def export_to_stream(
         data = _ndjson(items)
         out.write(data)
         out.flush()
-        state = replace(
-            state,
-            next_token=page["next_token"],
-            count=state.count + len(items),
-            size=state.size + len(data),
-            pages=state.pages + 1,
-            total=state.total if state.started else page["total"],
-        )
+        state = state.after(page, len(items), len(data))
         if progress is not None:
             progress.total = state.total
             progress.update(state.count)
@@ -382,14 +386,7 @@ def export_to_file(
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-            state = replace(
-                state,
-                next_token=page["next_token"],
-                count=state.count + len(items),
-                size=state.size + len(data),
-                pages=state.pages + 1,
-                total=state.total if state.started else page["total"],
-            )
+            state = state.after(page, len(items), len(data))
             state.save(state_file)
             pages += 1
             if progress is not None:

@@ -13,7 +13,7 @@ import boto3
 from local_stack.apigw import LambdaContext, claims_for, match_route, rest_event
 from local_stack.provision import Stack
 from local_stack.streams import StreamReader
-from local_stack.template import routes
+from local_stack.template import Route, routes
 
 
 @dataclass
@@ -29,6 +29,15 @@ class Reply:
 
 def handler_of(module: str) -> Any:
     return importlib.import_module(module).lambda_handler
+
+
+def route_for(method: str, path: str) -> tuple[Route, dict[str, str] | None]:
+    """The template route API Gateway would pick for `method path`, and its path parameters."""
+    for route in routes():
+        params = match_route(route.path, path)
+        if route.method == method and params is not None:
+            return route, params
+    raise AssertionError(f"no route in template.yaml for {method} {path}")
 
 
 class Api:
@@ -50,12 +59,7 @@ class Api:
         headers: dict[str, str] | None = None,
         claims: dict[str, str] | bool | None = True,
     ) -> Reply:
-        for route in routes():
-            params = match_route(route.path, path)
-            if route.method == method and params is not None:
-                break
-        else:
-            raise AssertionError(f"no route in template.yaml for {method} {path}")
+        route, params = route_for(method, path)
         used_claims = self.claims if claims is True else (claims or None)
         if route.authorized and used_claims is None:
             return Reply(

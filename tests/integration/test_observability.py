@@ -18,10 +18,9 @@ import pytest
 
 from costmetrics import cursors
 from costmetrics.observability import logger, metrics
-from local_stack.apigw import LambdaContext, claims_for, match_route, rest_event
-from local_stack.template import routes
+from local_stack.apigw import LambdaContext, claims_for, rest_event
 from tests.datasets import iso
-from tests.harness import Stream, handler_of
+from tests.harness import Stream, handler_of, route_for
 
 # What a caller sends and a server must never write down: an ID token (header.payload.signature).
 ID_TOKEN = (
@@ -112,12 +111,7 @@ def call(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The event API Gateway sends after its Cognito authorizer (the bearer token still in the headers),
     run through the route's real handler; returns (event, response)."""
-    for route in routes():
-        params = match_route(route.path, path)
-        if route.method == method and params is not None:
-            break
-    else:
-        raise AssertionError(f"no route for {method} {path}")
+    route, params = route_for(method, path)
     event = rest_event(
         method,
         path,
