@@ -13,6 +13,10 @@ STAGE ?= dev
 FUNCTION ?= RollupFunction
 EVENT ?= events/rollup-stream-batch.json
 PYTEST_ARGS ?=
+# The test order is shuffled (pytest-randomly) with this seed; `make test SEED=7` tries another order,
+# `make test SEED=random` a new one each run (pytest prints the seed it used).
+SEED ?= 12
+RANDOM_ORDER := $(if $(filter random,$(SEED)),,--randomly-seed=$(SEED))
 # checkov pins an older boto3 than the dev tools, so it lives in its own venv (pin: pyproject's `checkov`).
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
@@ -34,11 +38,11 @@ venv: $(STAMP) ## Create .venv with Python 3.13 and the pinned dependencies
 local: $(STAMP) ## Run the whole service locally (moto + API + stream poller + schedule + demo data)
 	$(PY) -m local_stack
 
-test: $(STAMP) lint ## Install what is needed, lint, and run the whole test suite
-	$(PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+test: $(STAMP) lint ## Install what is needed, lint, and run the whole test suite (shuffled, SEED=12)
+	$(PY) -m pytest -n 2 --dist loadfile --durations=15 $(RANDOM_ORDER) $(PYTEST_ARGS)
 
 unit: $(STAMP) ## Unit tests only (no AWS emulation)
-	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+	$(PY) -m pytest tests/unit $(RANDOM_ORDER) $(PYTEST_ARGS)
 
 lint: $(STAMP) $(CHECKOV_STAMP) ## ruff, ruff format --check, mypy, sam validate --lint, and checkov
 	$(VENV)/bin/ruff check .

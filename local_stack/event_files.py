@@ -12,6 +12,9 @@ from local_stack.apigw import claims_for, rest_event
 from local_stack.template import ROOT
 
 EVENTS_DIR = ROOT / "events"
+# The moment the files describe (their requests' times and their events' createdAt are just before it):
+# a test runs them on a clock set to it.
+INSTANT = "2026-11-25T09:00:00Z"
 WORKSPACE = "demo"
 ADMIN = claims_for(WORKSPACE, ["admin"])
 VIEWER = claims_for(WORKSPACE, ["viewer"], username="viewer@example.com")

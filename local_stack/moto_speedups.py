@@ -1,4 +1,14 @@
-"""Two of moto's costs that grow with the data, removed without changing what the service sees:
+"""moto made safe for concurrent clients, and its costs that grow with the data removed, without changing
+what the service sees:
+
+- DynamoDB answers each request atomically. moto does not: a stream record's sequence number is taken as
+  `len(records)` before the record is appended, so two writes from two threads (ingestion writes with 16)
+  could get the same sequence number, and a conditional put could pass its check twice. Every DynamoDB and
+  DynamoDB Streams request is served under one lock, as one step.
+- An update expression is re-parsed and run through ten validating passes per item (about 10 ms for the
+  rollups' 25-clause updates). The parser's result is memoized by expression (moto copies it before use),
+  and the plain `ADD #n :v` / `SET #n = :v` / `SET #n = if_not_exists(#n, :v)` updates that the rollups
+  send are applied directly; anything else, or anything that moto would reject, takes moto's own path.
 
 - TransactWriteItems deep-copies every table it touches to roll back a cancelled transaction: O(table
   size) per call, so a growing table makes a test or a local run quadratic. The same semantics (all or
@@ -14,6 +24,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import threading
 from typing import Any
 
@@ -93,7 +104,11 @@ def install() -> None:
     setattr(models.DynamoDBBackend, "transact_write_items", transact_write_items)  # noqa: B010
     _memoize_serializer_aliases()
     _send_item_results_as_json()
+    _memoize_update_parser()
+    # Before _index_partitions, whose wrapper of update_item marks the table changed.
+    _direct_counter_updates()
     _index_partitions()
+    _serialize_requests()
     _installed = True
 
 
@@ -225,6 +240,28 @@ def _send_item_results_as_json() -> None:
 
     setattr(DynamoResult, "execute_result", execute_result)  # noqa: B010
 
+    from datetime import UTC, datetime
+
+    from moto.core.responses import ActionResult
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    def stream_json(value: Any) -> Any:
+        if isinstance(value, datetime):  # ApproximateCreationDateTime: epoch seconds on the wire
+            return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+        raise TypeError(f"{type(value).__name__} is not JSON")
+
+    class RecordsResult(ActionResult):
+        def execute_result(self, context: Any) -> Any:
+            body = json.dumps(self.result, default=stream_json)
+            return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+    original_get_records = DynamoDBStreamsHandler.get_records
+
+    def get_records(self: Any) -> Any:
+        return RecordsResult(original_get_records(self).result)
+
+    setattr(DynamoDBStreamsHandler, "get_records", get_records)  # noqa: B010
+
 
 def _memoize_serializer_aliases() -> None:
     from moto.core import serialize
@@ -252,3 +289,189 @@ def _memoize_serializer_aliases() -> None:
             return iter(found)
 
         setattr(picker, "get_possible_keys", get_possible_keys)  # noqa: B010
+
+
+# --- One request at a time ----------------------------------------------------------------------------
+
+_REQUEST_LOCK = threading.RLock()
+
+
+def _serialize_requests() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        original = handler.call_action
+
+        def call_action(self: Any, _original: Any = original) -> Any:
+            with _REQUEST_LOCK:
+                return _original(self)
+
+        setattr(handler, "call_action", call_action)  # noqa: B010
+
+
+# --- Update expressions ----------------------------------------------------------------------------------
+
+
+def _memoize_update_parser() -> None:
+    from moto.dynamodb.parsing import expressions
+
+    parser: Any = getattr(expressions, "UpdateExpressionParser")  # noqa: B009 - untyped in moto
+    original = parser.make.__func__
+    parsed: dict[str, Any] = {}
+
+    def make(cls: Any, expression_str: str) -> Any:
+        # The AST is only read (find_clauses) or deep-copied before validation mutates it (Validator).
+        found = parsed.get(expression_str)
+        if found is None:
+            found = parsed[expression_str] = original(cls, expression_str)
+        return found
+
+    setattr(parser, "make", classmethod(make))  # noqa: B010
+
+
+_ADD_ACTION = re.compile(r"(#\w+) (:\w+)")
+_SET_ACTION = re.compile(r"(#\w+) = (?:(:\w+)|if_not_exists\((#\w+), (:\w+)\))")
+
+
+def _actions(part: str, pattern: re.Pattern[str]) -> list[re.Match[str]] | None:
+    """`part` as `action, action, ...`, each a full match of `pattern`, or None."""
+    found, position = [], 0
+    while position < len(part):
+        match = pattern.match(part, position)
+        if match is None:
+            return None
+        found.append(match)
+        position = match.end()
+        if position < len(part):
+            if not part.startswith(", ", position):
+                return None
+            position += 2
+    return found
+
+
+def plain_update(expression: str) -> tuple[list[tuple[str, str]], list[tuple[str, str, bool]]] | None:
+    """The actions of `ADD #n :v, ... [SET #n = :v | #n = if_not_exists(#n, :v), ...]` as written by
+    costmetrics (ADD pairs; SET triples with whether the value is only a default), or None for any other
+    expression."""
+    if expression.startswith("ADD "):
+        adds_part, _, sets_part = expression[4:].partition(" SET ")
+    elif expression.startswith("SET "):
+        adds_part, sets_part = "", expression[4:]
+    else:
+        return None
+    adds = _actions(adds_part, _ADD_ACTION)
+    sets = _actions(sets_part, _SET_ACTION)
+    if adds is None or sets is None or not (adds or sets):
+        return None
+    if any(m[3] is not None and m[3] != m[1] for m in sets):
+        return None
+    return [(m[1], m[2]) for m in adds], [(m[1], m[2] or m[4], m[3] is not None) for m in sets]
+
+
+# moto's LimitedSizeDict: between DynamoDB's 400 KB and its own estimate of the JSON overhead.
+_MOTO_ITEM_LIMIT = 405_000
+
+
+def _direct_counter_updates() -> None:
+    import moto.dynamodb.models as models
+    from moto.dynamodb.exceptions import ItemSizeToUpdateTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import bytesize
+
+    backend = models.DynamoDBBackend
+    moto_update = backend.update_item
+
+    def update_item(
+        self: Any,
+        table_name: str,
+        key: dict[str, Any],
+        update_expression: str,
+        expression_attribute_names: dict[str, Any],
+        expression_attribute_values: dict[str, Any],
+        attribute_updates: dict[str, Any] | None = None,
+        expected: dict[str, Any] | None = None,
+        condition_expression: str | None = None,
+        return_values_on_condition_check_failure: str | None = None,
+    ) -> Any:
+        def moto_path() -> Any:
+            return moto_update(
+                self,
+                table_name,
+                key,
+                update_expression,
+                expression_attribute_names,
+                expression_attribute_values,
+                attribute_updates,
+                expected,
+                condition_expression,
+                return_values_on_condition_check_failure,
+            )
+
+        actions = plain_update(update_expression or "")
+        table = self.tables.get(table_name)
+        if actions is None or attribute_updates or expected or condition_expression or table is None:
+            return moto_path()
+        names, values = expression_attribute_names or {}, expression_attribute_values or {}
+        adds, sets = actions
+        placeholders = [n for n, _ in adds] + [n for n, _, _ in sets]
+        used_values = {v for _, v in adds} | {v for _, v, _ in sets}
+        if set(placeholders) != set(names) or used_values != set(values):
+            return moto_path()  # unknown or unused placeholders: moto's validation error
+        resolved = [names[p] for p in placeholders]
+        keys = {table.hash_key_attr, table.range_key_attr}
+        if len(set(resolved)) != len(resolved) or keys & set(resolved):
+            return moto_path()  # overlapping paths, or a key attribute updated
+        try:
+            hash_key, range_key = self.get_keys_value(table, key)
+        except Exception:
+            return moto_path()
+        item = table.get_item(hash_key, range_key)
+        new_values = {name: DynamoType(value) for name, value in values.items()}
+        for placeholder, value in adds:
+            added = new_values[value]
+            current = item.attrs.get(names[placeholder]) if item is not None else None
+            if added.type == "N":
+                ok = current is None or current.type == "N"
+            else:
+                ok = added.type in ("SS", "NS", "BS") and bool(added.value)
+                ok = ok and (current is None or current.type == added.type)
+            if not ok:
+                return moto_path()  # a type mismatch or an empty set: moto's error
+        if any(new_values[v].type in ("S", "B") and new_values[v].value == "" for _, v, _ in sets):
+            return moto_path()  # an empty string may be an index key: moto checks it
+        before = copy.deepcopy(item) if table.stream_shard is not None else None
+        if item is None:
+            data = {table.hash_key_attr: {hash_key.type: hash_key.value}}
+            if range_key is not None:
+                data[table.range_key_attr] = {range_key.type: range_key.value}
+            table.put_item(data)
+            item = table.get_item(hash_key, range_key)
+        updated = {}
+        for placeholder, value in adds:
+            name, added = names[placeholder], new_values[value]
+            current = item.attrs.get(name)
+            if added.type == "N":
+                updated[name] = (current or DynamoType({"N": "0"})) + added
+            else:
+                members = list(current.value) if current is not None else []
+                members += [m for m in added.value if m not in members]
+                updated[name] = DynamoType({added.type: members})
+        for placeholder, value, only_default in sets:
+            name = names[placeholder]
+            if not (only_default and name in item.attrs):
+                updated[name] = new_values[value]
+        # moto's item dict checks the whole item's size on every assignment; once is enough here.
+        size = item.size() + sum(
+            bytesize(n) + v.size() - (item.attrs[n].size() + bytesize(n) if n in item.attrs else 0)
+            for n, v in updated.items()
+        )
+        if size > _MOTO_ITEM_LIMIT:
+            raise ItemSizeToUpdateTooLarge()
+        for name, new_value in updated.items():
+            dict.__setitem__(item.attrs, name, new_value)
+        if table.stream_shard is not None:
+            table.stream_shard.add(before, item)
+        return item
+
+    setattr(backend, "update_item", update_item)  # noqa: B010

@@ -80,6 +80,10 @@ def banner(settings: LocalSettings, outputs: dict[str, Any], seconds: float) -> 
         f"  Outputs       {_shown(state / 'outputs.json')}",
         f"  Function logs {_shown(state / 'logs')}/<LogicalId>.log",
     ]
+    if settings.start_at is not None:
+        lines.append(
+            f"  Clock         started at {settings.start_at:%Y-%m-%dT%H:%M:%SZ} (COSTMETRICS_NOW), ticking"
+        )
     demo = outputs.get("Demo")
     if demo:
         users = ", ".join(f"{u['username']} ({u['group']})" for u in demo["users"])
@@ -123,18 +127,26 @@ def run(settings: LocalSettings) -> int:
 
     # Before boto3 or costmetrics are imported: clients and Powertools read these when they are created.
     output = install_output_capture(settings.state_dir / "logs")
-    point_sdk_at(settings.endpoint_url)
+    point_sdk_at(None)
 
+    from moto import mock_aws
     from moto.server import ThreadedMotoServer
 
-    from local_stack import moto_speedups
+    from local_stack import dynamodb_rules, moto_speedups
 
     moto_speedups.install()
+    dynamodb_rules.install()
     moto = ThreadedMotoServer(ip_address=HOST, port=settings.moto_port, verbose=False)
+    # The stack's own clients (functions, stream poller, provisioning, demo) reach moto's backends in
+    # process; everything else (CLI, curl, SAM's containers, tests) through the server on the port. Both
+    # see the same data. A socket, an HTTP server and a thread per call took most of an ingest's time.
+    in_process = mock_aws()
     stoppers: list[Any] = []
     try:
         moto.start()
         stoppers.append(moto.stop)
+        in_process.start(reset=False)
+        stoppers.append(lambda: in_process.stop(remove_data=False))
         _serve(settings, output, started, stoppers)
     except KeyboardInterrupt:
         log.info("stopping")
@@ -243,7 +255,16 @@ def _serve(settings: LocalSettings, output: Any, started: float, stoppers: list[
 
 def main() -> int:
     """The entry point of `python -m local_stack`."""
-    settings = LocalSettings.from_env()
+    try:
+        settings = LocalSettings.from_env()
+    except ValueError as error:
+        print(f"local stack: {error}", file=sys.stderr)
+        return 2
+    if settings.start_at is not None:
+        # Before anything reads the time: moto's records, tokens and the functions all see this clock.
+        import time_machine
+
+        time_machine.travel(settings.start_at, tick=True).start()
     # Other libraries (botocore, werkzeug for every moto request) only say warnings.
     logging.basicConfig(
         level=logging.WARNING,

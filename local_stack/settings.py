@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from local_stack.template import ROOT, Context, load, resources
@@ -26,11 +27,15 @@ class LocalSettings:
     alert_interval: float = 30.0
     demo: bool = True
     log_level: str = "INFO"
+    # The instant the stack's clock starts at (it ticks from there), for trying a month's edges; the
+    # local stack alone reads it: a deployed function always has the real time.
+    start_at: datetime | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LocalSettings:
         """COSTMETRICS_MOTO_PORT, COSTMETRICS_API_PORT, COSTMETRICS_STATE_DIR, COSTMETRICS_ALERT_INTERVAL,
-        COSTMETRICS_DEMO (0 skips the demo data) and COSTMETRICS_LOG_LEVEL (the local stack's own log)."""
+        COSTMETRICS_DEMO (0 skips the demo data), COSTMETRICS_LOG_LEVEL (the local stack's own log) and
+        COSTMETRICS_NOW (the instant its clock starts at)."""
         env = os.environ if env is None else env
         return cls(
             moto_port=int(env.get("COSTMETRICS_MOTO_PORT") or 5000),
@@ -39,6 +44,7 @@ class LocalSettings:
             alert_interval=float(env.get("COSTMETRICS_ALERT_INTERVAL") or 30),
             demo=(env.get("COSTMETRICS_DEMO") or "1").strip().lower() not in {"0", "false", "no", "off"},
             log_level=_level(env.get("COSTMETRICS_LOG_LEVEL")),
+            start_at=_instant(env.get("COSTMETRICS_NOW")),
         )
 
     @property
@@ -48,6 +54,20 @@ class LocalSettings:
     @property
     def api_url(self) -> str:
         return f"http://{HOST}:{self.api_port}"
+
+
+def _instant(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"COSTMETRICS_NOW={value!r} is not an ISO 8601 instant such as 2027-01-01T00:00:30Z"
+        ) from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"COSTMETRICS_NOW={value!r} needs a time zone, such as Z")
+    return parsed.astimezone(UTC)
 
 
 def _level(name: str | None) -> str:
@@ -62,9 +82,10 @@ def state_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(configured).expanduser().resolve() if configured else DEFAULT_STATE_DIR
 
 
-def point_sdk_at(endpoint_url: str, env: MutableMapping[str, str] | None = None) -> None:
+def point_sdk_at(endpoint_url: str | None, env: MutableMapping[str, str] | None = None) -> None:
     """Sends every boto3 client of this process to `endpoint_url` with dummy credentials, whatever the
-    developer's shell or ~/.aws says: the local stack must never reach a real AWS account."""
+    developer's shell or ~/.aws says: the local stack must never reach a real AWS account. None leaves
+    the AWS endpoints as they are, for a process whose calls moto serves in process (in_process_sdk)."""
     env = os.environ if env is None else env
     for name in list(env):
         if name.startswith("AWS_ENDPOINT_URL_") or name in {
@@ -79,8 +100,10 @@ def point_sdk_at(endpoint_url: str, env: MutableMapping[str, str] | None = None)
             "AWS_ROLE_ARN",
         }:
             del env[name]
+    env.pop("AWS_ENDPOINT_URL", None)
+    if endpoint_url is not None:
+        env["AWS_ENDPOINT_URL"] = endpoint_url
     env.update(
-        AWS_ENDPOINT_URL=endpoint_url,
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's dummy credentials
         AWS_DEFAULT_REGION=REGION,

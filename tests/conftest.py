@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+_TRAVEL = pytest.StashKey[Any]()
+
 # Never reach a real AWS account from the tests, whatever the developer's shell has.
 for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
     os.environ.pop(_var, None)
@@ -24,6 +26,50 @@ os.environ.update(
     POWERTOOLS_METRICS_DISABLED="true",
     STAGE="test",
 )
+
+# DynamoDB's own request validation, where moto is lenient, on every DynamoDB client the tests create.
+from local_stack import dynamodb_rules  # noqa: E402
+
+dynamodb_rules.install()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The session travels to tests.clock.INSTANT before any test module is imported (module constants
+    such as a dataset's end are taken from that clock), and ticks from there."""
+    import time_machine
+
+    from tests.clock import INSTANT
+
+    traveller = time_machine.travel(INSTANT, tick=True)
+    traveller.start()
+    config.stash[_TRAVEL] = traveller
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    traveller = config.stash.get(_TRAVEL, None)
+    if traveller is not None:
+        traveller.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from tests.clock import INSTANT
+
+    return f"clock: every test module starts at {INSTANT.isoformat()} (COSTMETRICS_TEST_NOW)"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each in-process test module starts at INSTANT, whatever ran before it: its time is its own. (The e2e
+    modules share the clock of the local stack they call, which ticks from the session's start.)"""
+    if "e2e" in request.path.parts:
+        yield
+        return
+    import time_machine
+
+    from tests.clock import INSTANT
+
+    with time_machine.travel(INSTANT, tick=True):
+        yield
 
 
 @contextmanager

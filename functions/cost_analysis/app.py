@@ -38,7 +38,7 @@ Month = Annotated[
 )
 def get_summary(month: Month = None) -> cost_analysis.Summary:
     principal = caller(app, auth.READERS)
-    return cost_analysis.summary_for(principal.workspace_id, periods.parse_month(month))
+    return cost_analysis.summary_for(principal.workspace_id, periods.parse_month(month, now=periods.utcnow()))
 
 
 @app.get(
@@ -49,7 +49,9 @@ def get_summary(month: Month = None) -> cost_analysis.Summary:
 )
 def get_by_provider(month: Month = None) -> Response[Any]:
     principal = caller(app, auth.READERS)
-    body = cost_analysis.by_provider_for(principal.workspace_id, periods.parse_month(month))
+    body = cost_analysis.by_provider_for(
+        principal.workspace_id, periods.parse_month(month, now=periods.utcnow())
+    )
     return negotiated(app, body, body.providers, cost_analysis.ProviderRow, f"by-provider-{body.month}")
 
 
@@ -61,7 +63,9 @@ def get_by_provider(month: Month = None) -> Response[Any]:
 )
 def get_by_model(month: Month = None) -> Response[Any]:
     principal = caller(app, auth.READERS)
-    body = cost_analysis.by_model_for(principal.workspace_id, periods.parse_month(month))
+    body = cost_analysis.by_model_for(
+        principal.workspace_id, periods.parse_month(month, now=periods.utcnow())
+    )
     return negotiated(app, body, body.models, cost_analysis.ModelRow, f"by-model-{body.month}")
 
 
@@ -73,7 +77,8 @@ def get_by_model(month: Month = None) -> Response[Any]:
 )
 def get_agents(month: Month = None) -> Response[Any]:
     principal = caller(app, auth.READERS)
-    body = cost_analysis.agent_costs_for(principal.workspace_id, periods.parse_month(month), periods.utcnow())
+    now = periods.utcnow()
+    body = cost_analysis.agent_costs_for(principal.workspace_id, periods.parse_month(month, now=now), now)
     return negotiated(app, body, body.agents, cost_analysis.AgentCost, f"agents-{body.month}")
 
 
@@ -87,9 +92,8 @@ def get_agents(month: Month = None) -> Response[Any]:
 )
 def get_recommendations(month: Month = None) -> Response[Any]:
     principal = caller(app, auth.READERS)
-    body = cost_analysis.recommendations_for(
-        principal.workspace_id, periods.parse_month(month), periods.utcnow()
-    )
+    now = periods.utcnow()
+    body = cost_analysis.recommendations_for(principal.workspace_id, periods.parse_month(month, now=now), now)
     return negotiated(
         app, body, body.recommendations, cost_analysis.RecommendationRow, f"recommendations-{body.month}"
     )
@@ -103,9 +107,8 @@ def get_recommendations(month: Month = None) -> Response[Any]:
 )
 def get_budget_alerts(month: Month = None) -> Response[Any]:
     principal = caller(app, auth.READERS)
-    body = cost_analysis.budget_alerts_for(
-        principal.workspace_id, periods.parse_month(month), periods.utcnow()
-    )
+    now = periods.utcnow()
+    body = cost_analysis.budget_alerts_for(principal.workspace_id, periods.parse_month(month, now=now), now)
     return negotiated(app, body, body.alerts, cost_analysis.BudgetAlertRow, f"budget-alerts-{body.month}")
 
 

@@ -32,7 +32,7 @@ TrendMonths = Annotated[
 )
 def get_summary(month: Month = None) -> workforce.WorkforceSummary:
     principal = caller(app, auth.READERS)
-    return workforce.summary_for(principal.workspace_id, periods.parse_month(month))
+    return workforce.summary_for(principal.workspace_id, periods.parse_month(month, now=periods.utcnow()))
 
 
 @app.get(
@@ -43,7 +43,7 @@ def get_summary(month: Month = None) -> workforce.WorkforceSummary:
 )
 def get_agents(month: Month = None) -> workforce.AgentROIList:
     principal = caller(app, auth.READERS)
-    return workforce.agents_for(principal.workspace_id, periods.parse_month(month))
+    return workforce.agents_for(principal.workspace_id, periods.parse_month(month, now=periods.utcnow()))
 
 
 @app.get(
@@ -54,7 +54,7 @@ def get_agents(month: Month = None) -> workforce.AgentROIList:
 )
 def get_trends(months: TrendMonths = workforce.DEFAULT_TREND_MONTHS) -> workforce.Trends:
     principal = caller(app, auth.READERS)
-    return workforce.trends_for(principal.workspace_id, months)
+    return workforce.trends_for(principal.workspace_id, months, periods.utcnow())
 
 
 lambda_handler = lambda_entry(app)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,8 @@ def _start(state_dir: Path, **settings: str) -> subprocess.Popen[bytes]:
         "COSTMETRICS_STATE_DIR": str(state_dir),
         "COSTMETRICS_ALERT_INTERVAL": "2",
         "COSTMETRICS_DEMO": "1",
+        # The stack's clock starts where this process's is (tests/clock.py), and ticks with it.
+        "COSTMETRICS_NOW": datetime.now(UTC).isoformat(),
         "PYTHONUNBUFFERED": "1",
         **settings,
     }
@@ -136,3 +139,22 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             registry.write_text(json.dumps(entry))
             if entry["users"] == 0:
                 _stop(pid, state_dir)
+
+
+@pytest.fixture(scope="module")
+def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """A local stack of the module's own, started empty, with the alert schedule out of the way: for a test
+    that floods the stream (load, a 10,000-event ingest), so that its backlog never delays the rollups the
+    other e2e tests wait for on the shared stack, and its timing is its own."""
+    state_dir = tmp_path_factory.mktemp("own-stack")
+    process = _start(state_dir, COSTMETRICS_ALERT_INTERVAL="3600", COSTMETRICS_DEMO="0")
+    try:
+        yield _wait_ready(state_dir, process.pid)
+    finally:
+        _stop(process.pid, state_dir)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail(f"the local stack took over {STOP_TIMEOUT_SECONDS} s to exit after SIGTERM")

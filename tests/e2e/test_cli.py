@@ -23,7 +23,17 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.support import PASSWORD, PRICES, RunningStack, fresh_workspace, http, now_in_month, wait_for
+from tests.e2e import clocked
+from tests.e2e.support import (
+    PASSWORD,
+    PRICES,
+    ROOT,
+    RunningStack,
+    fresh_workspace,
+    http,
+    now_in_month,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 
@@ -68,7 +78,8 @@ class Cli:
         self, *args: str, timeout: float = 120, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(CLI), *args],
+            clocked.command("costmetrics_cli", *args),
+            cwd=ROOT,
             env={**self.environment(), **(env or {})},
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -389,8 +400,9 @@ def test_workforce_agents_and_trends_equal_the_api(reporting: tuple[Cli, str]) -
 
 
 def test_ingest_10000_events_then_export_them_by_cursor_also_interrupted(
-    stack: RunningStack, tmp_path: Path
+    own_stack: RunningStack, tmp_path: Path
 ) -> None:
+    stack = own_stack
     # Given an admin of a new workspace with six agents, signed in, and an NDJSON file of 10,000 events
     # (EVENTS) with 150 (1.5 %) duplicate lines
     cli = _cli_for(stack, tmp_path, fresh_workspace())
@@ -460,8 +472,8 @@ def test_ingest_10000_events_then_export_them_by_cursor_also_interrupted(
     killed = tmp_path / "killed.ndjson"
     state = tmp_path / "killed.ndjson.state.json"
     process = subprocess.Popen(
-        [
-            str(CLI),
+        clocked.command(
+            "costmetrics_cli",
             "export-activity",
             "--from",
             window_start,
@@ -471,7 +483,8 @@ def test_ingest_10000_events_then_export_them_by_cursor_also_interrupted(
             str(killed),
             "--limit",
             "100",
-        ],
+        ),
+        cwd=ROOT,
         env=cli.environment(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

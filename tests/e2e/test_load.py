@@ -19,11 +19,9 @@ import json
 import math
 import os
 import random
-import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
@@ -35,7 +33,6 @@ import pytest
 
 from tests import truth
 from tests.datasets import AGENTS, make_events, months_back
-from tests.e2e.conftest import STOP_TIMEOUT_SECONDS, _start, _stop, _wait_ready
 from tests.e2e.support import RunningStack, fresh_workspace, http, shown
 
 pytestmark = [pytest.mark.e2e]
@@ -46,23 +43,6 @@ READERS = int(os.environ.get("COSTMETRICS_LOAD_READERS", "2"))
 RESEND = float(os.environ.get("COSTMETRICS_LOAD_RESEND", "0.1"))
 REPORT = os.environ.get("COSTMETRICS_LOAD_REPORT")
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture(scope="module")
-def load_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    """`python -m local_stack` on free loopback ports, empty, with the alert schedule out of the way."""
-    state_dir = tmp_path_factory.mktemp("load-stack")
-    process = _start(state_dir, COSTMETRICS_ALERT_INTERVAL="3600", COSTMETRICS_DEMO="0")
-    try:
-        yield _wait_ready(state_dir, process.pid)
-    finally:
-        _stop(process.pid, state_dir)
-        try:
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            pytest.fail(f"the local stack took over {STOP_TIMEOUT_SECONDS} s to exit after SIGTERM")
 
 
 # --- The clients -------------------------------------------------------------------------------------
@@ -343,8 +323,8 @@ def stored_total(stack: RunningStack, token: str) -> int:
 # --- The test ------------------------------------------------------------------------------------------
 
 
-def test_concurrent_clients_store_each_event_once_and_the_rollups_are_exact(load_stack: RunningStack) -> None:
-    stack = load_stack
+def test_concurrent_clients_store_each_event_once_and_the_rollups_are_exact(own_stack: RunningStack) -> None:
+    stack = own_stack
     figures = Figures()
     started = time.monotonic()
     # Given a fresh workspace with its agents, an ingest user per client and a viewer per reader

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e import clocked
 from tests.e2e.support import ROOT, RunningStack, http
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
@@ -19,7 +20,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 def _run(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COSTMETRICS_STATE_DIR": str(stack.state_dir)}
     return subprocess.run(
-        [sys.executable, "-m", *args],
+        clocked.command(*args),
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -8,13 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 
 from costmetrics import activity
+from tests.clock import INSTANT
 from tests.datasets import AGENTS, iso, make_events
 from tests.harness import Api, Stream
 from tests.integration.rollup_support import ingest, register_agents
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = INSTANT
 START = NOW - timedelta(days=20)
 # Edges inside days and hours, so totals need the partial-hour path.
 MID_FROM = iso(START + timedelta(days=3, hours=7, minutes=13, seconds=5))
@@ -142,10 +144,20 @@ def test_small_pages_and_page_items(api: Api, dataset: list[dict[str, Any]]) -> 
     }
 
 
-def test_ingestion_between_pages_changes_nothing_already_walked(
-    api: Api, stream: Stream, dataset: list[dict[str, Any]]
-) -> None:
+def own_workspace(stream: Stream, workspace: str, count: int, seed: int) -> tuple[Api, list[dict[str, Any]]]:
+    """A workspace of the test's own with `count` events of the dataset's span, rolled up: a test that adds
+    events must not change what the module's other tests read from ws-acme."""
+    api = Api(workspace)
+    register_agents(api, AGENTS)
+    events = make_events(count, start=START, end=NOW - timedelta(minutes=1), seed=seed, prefix=workspace)
+    ingest(api, events)
+    stream.drain()
+    return api, events
+
+
+def test_ingestion_between_pages_changes_nothing_already_walked(stream: Stream) -> None:
     # Given a walk that started before new events arrived
+    api, dataset = own_workspace(stream, "ws-live", 1200, seed=32)
     query = {"to": iso(NOW)}
     expected = expected_ids(dataset, query)
     ids: list[str] = []
@@ -249,8 +261,9 @@ def test_another_workspace_sees_an_empty_log(api: Api) -> None:
 
 
 def test_the_feed_gives_every_event_once_in_ingestion_order_late_ones_too(
-    api: Api, dataset: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    stream: Stream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    api, dataset = own_workspace(stream, "ws-feed", 1000, seed=33)
     monkeypatch.setattr(activity, "FEED_LAG", timedelta(0))
     seen: list[dict[str, Any]] = []
     token = None
@@ -264,7 +277,7 @@ def test_the_feed_gives_every_event_once_in_ingestion_order_late_ones_too(
             break
     ids = [item["id"] for item in seen]
     assert len(ids) == len(set(ids))
-    assert set(expected_ids(dataset, {})) <= set(ids)
+    assert set(ids) == set(expected_ids(dataset, {}))
     stamps = [item["ingestedAt"] for item in seen]
     assert stamps == sorted(stamps)
     # Events ingested after the poll, even with an old createdAt, come with the next poll, once.
@@ -280,9 +293,46 @@ def test_the_feed_gives_every_event_once_in_ingestion_order_late_ones_too(
     ]
     ingest(api, late)
     again = api.get("/api/activity/feed", query={"nextToken": token, "limit": "500"}).json
-    assert [item["id"] for item in again["data"]] == [e["id"] for e in late] or sorted(
-        item["id"] for item in again["data"]
-    ) == sorted(e["id"] for e in late)
+    assert sorted(item["id"] for item in again["data"]) == sorted(e["id"] for e in late)
     quiet = api.get("/api/activity/feed", query={"nextToken": again["nextToken"]}).json
     assert quiet["data"] == []
     assert quiet["caughtUp"] is True
+
+
+@pytest.mark.parametrize("ahead", [timedelta(seconds=5), timedelta(hours=3), timedelta(days=2)])
+def test_a_since_in_the_future_is_a_400_naming_it(api: Api, ahead: timedelta) -> None:
+    now = datetime.now(UTC)
+    reply = api.get("/api/activity/feed", query={"since": iso(now + ahead)})
+    assert reply.status == 400, reply.text
+    assert reply.json["details"][0]["field"] == "since"
+    assert "future" in reply.json["message"]
+
+
+def test_a_since_inside_the_feed_lag_waits_for_its_events_and_skips_none(stream: Stream) -> None:
+    # Given a poller that starts from "now" (inside the feed's 60-second lag: nothing is due yet)
+    api = Api("ws-feed-lag")
+    register_agents(api, AGENTS)
+    since = datetime.now(UTC) - timedelta(seconds=10)
+    first = api.get("/api/activity/feed", query={"since": iso(since)})
+    assert first.status == 200, first.text
+    assert (first.json["data"], first.json["caughtUp"]) == ([], True)
+    # When events arrive, and the lag passes
+    arrived = [
+        {
+            "id": f"fresh-{n}",
+            "agentId": "nova",
+            "eventType": "session_start",
+            "createdAt": iso(since - timedelta(hours=1)),
+            "details": {},
+        }
+        for n in range(3)
+    ]
+    ingest(api, arrived)
+    too_soon = api.get("/api/activity/feed", query={"nextToken": first.json["nextToken"]}).json
+    assert too_soon["data"] == []
+    with time_machine.travel(datetime.now(UTC) + activity.FEED_LAG + timedelta(seconds=5), tick=True):
+        # Then the next poll with the token gets exactly them, once
+        later = api.get("/api/activity/feed", query={"nextToken": too_soon["nextToken"]}).json
+        assert sorted(item["id"] for item in later["data"]) == [e["id"] for e in arrived]
+        after = api.get("/api/activity/feed", query={"nextToken": later["nextToken"]}).json
+    assert after["data"] == []

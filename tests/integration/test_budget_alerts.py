@@ -4,7 +4,7 @@ the right workspace, once, a failed publish is sent on the next run, and nobody 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +13,13 @@ import pytest
 
 from costmetrics import aws
 from local_stack.apigw import LambdaContext
+from tests.clock import INSTANT
 from tests.datasets import iso
 from tests.harness import Api, Stream, handler_of
 
-NOW = datetime.now(UTC)
+NOW = INSTANT
+# A minute ago, or the month's first second when the month is younger than that: this month's spend.
+SPENT_AT = max(NOW - timedelta(minutes=1), NOW.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
 
 
 def forecast_due(actual: float, budget: float) -> bool:
@@ -64,7 +67,7 @@ def spend(api: Api, agent: str, dollars: int, prefix: str) -> None:
             "id": f"{prefix}-{n}",
             "agentId": agent,
             "eventType": "model_invocation",
-            "createdAt": iso(NOW - timedelta(minutes=1)),
+            "createdAt": iso(SPENT_AT),
             "details": {"model": "gpt-5.4", "inputTokens": 0, "outputTokens": 1_000_000 // 15 * 1},
         }
         for n in range(dollars)

@@ -20,7 +20,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from functions.budget_alerts.app import AlertsNotSent
 from local_stack.apigw import LambdaContext
 from local_stack.poller import MappingConfig
 from tests import truth
+from tests.clock import INSTANT
 from tests.datasets import AGENTS, make_events, months_back
 from tests.harness import Api, Stream, handler_of
 from tests.integration.rollup_support import assert_rollups_equal_truth, ingest, register_agents
@@ -310,18 +311,20 @@ class Faults:
 
 # --- The data: a realistic stream, the rollups it leads to, and the truth from the raw events ----------
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = INSTANT
 COUNTER_KINDS = {"day", "agent_day", "hour", "agent_hour"}
 
 
 def realistic_events() -> list[dict[str, Any]]:
     """What a stream holds: five agents' events of the last hours, with late arrivals of last month among
     them, so that a batch spans two months, days and hours, agents and models."""
-    recent = make_events(224, start=NOW - timedelta(hours=6), end=NOW - timedelta(minutes=1), seed=41)
+    recent = make_events(200, start=NOW - timedelta(hours=6), end=NOW - timedelta(minutes=1), seed=41)
     late = make_events(16, start=months_back(NOW, 1), end=months_back(NOW, 0), seed=42, prefix="late")
+    # This month's events however young the month is (in its first minute the last 6 hours are last month's)
+    this_month = make_events(24, start=months_back(NOW, 0), end=NOW, seed=44, prefix="now")
     rng = random.Random(43)
     events = list(recent)
-    for event in late:
+    for event in late + this_month:
         events.insert(rng.randrange(len(events) + 1), event)
     return events
 

@@ -15,7 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,12 +23,13 @@ import pytest
 from local_stack.apigw import LambdaContext, claims_for, match_route, rest_event
 from local_stack.template import routes
 from tests import truth
+from tests.clock import INSTANT
 from tests.datasets import AGENTS, iso
 from tests.e2e.support import write_summary
 from tests.harness import Api, Reply, Stream, handler_of
 from tests.integration.rollup_support import assert_rollups_equal_truth, register_agents, rollup_items
 
-NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+NOW = INSTANT - timedelta(minutes=1)
 ACTIVITY = "/api/activity"
 TRIED: Counter[str] = Counter()  # hostile inputs sent, by route
 STATUSES: Counter[int] = Counter()
@@ -928,7 +929,7 @@ QUERY_CASES: list[tuple[str, dict[str, str], str]] = [
     ),
     *(
         ("/api/activity/feed", {"since": v}, "since")
-        for v in ("2026-01-01", "0001-01-01T00:00:00+14:00", "x")
+        for v in ("2026-01-01", "0001-01-01T00:00:00+14:00", "x", "9999-12-31T23:59:59Z")
     ),
     *(("/api/activity/feed", {"nextToken": v}, "nextToken") for v in ("garbage", "x" * 4097, "a.b")),
     ("/api/activity/feed", {"limit": "0"}, "limit"),
@@ -992,7 +993,6 @@ def test_a_cursor_altered_in_any_byte_or_moved_to_other_filters_is_a_400(
         ("/api/activity", {"from": "9999-12-31T23:59:59Z"}),
         ("/api/activity/feed", {"since": "0001-01-01T00:00:00Z"}),
         ("/api/activity/feed", {"since": "1900-01-01T00:00:00Z"}),
-        ("/api/activity/feed", {"since": "9999-12-31T23:59:59Z"}),
     ],
 )
 def test_far_away_times_answer_quickly_and_empty(path: str, query: dict[str, str], tenant: Tenant) -> None:

@@ -3,16 +3,17 @@ idempotent on id, and bad requests answered with a clear 4xx."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from tests.clock import INSTANT
 from tests.datasets import AGENTS, iso
 from tests.harness import Api, Stream
 from tests.integration.rollup_support import register_agents
 
-NOW = datetime.now(UTC)
+NOW = INSTANT
 
 
 def invocation(event_id: str, agent: str = "nova", tokens: int = 1000) -> dict[str, Any]:

@@ -35,3 +35,15 @@ def test_every_function_has_its_own_log_group_with_retention() -> None:
     for name, function in resources("AWS::Serverless::Function").items():
         ref = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert "RetentionInDays" in groups[ref]["Properties"], name
+
+
+def test_deployed_code_never_reads_the_local_stacks_clock() -> None:
+    # COSTMETRICS_NOW moves the local stack's clock (and time-machine does it); a deployed function always
+    # has the real time: nothing that ships (the functions, the layer, the template) knows either name.
+    shipped = [*(ROOT / "functions").rglob("*.py"), *(ROOT / "layers").rglob("*.py"), ROOT / "template.yaml"]
+    assert len(shipped) > 20
+    for path in shipped:
+        text = path.read_text()
+        assert "COSTMETRICS_NOW" not in text, path
+        assert "time_machine" not in text, path
+    assert "time-machine" not in (ROOT / "layers/common/requirements.txt").read_text()

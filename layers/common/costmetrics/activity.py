@@ -409,11 +409,28 @@ def feed(
     else:
         # Never before the retention period: the walk reads one partition per day from `since` on.
         oldest = now - timedelta(days=retention_days)
-        start = max(parse_instant(since, "since"), oldest) if since else oldest
+        start = parse_instant(since, "since") if since else oldest
+        if start > now:
+            raise InvalidRequest(
+                f"'since' is in the future ({since}): no event has been ingested after now "
+                f"({periods.display(now)})",
+                details=[{"in": "query", "field": "since", "problem": "must not be after the current time"}],
+            )
+        start = max(start, oldest)
         day, after = periods.day_of(start), f"{periods.stored(start)}#"
     keys: list[dict[str, Any]] = []
     caught_up = True
     high = f"{periods.stored(upper)}$"
+    # `after` is "0" (a whole day) or a stored timestamp: where the walk resumes, in one order with `high`.
+    if (after if after != "0" else f"{day}T") > high:
+        # Resuming after events younger than FEED_LAG (a `since` of the last minute): nothing is due yet,
+        # and the position stays where it is.
+        return FeedPage(
+            data=[],
+            next_token=cursors.encode(workspace_id, "feed", {"day": day, "after": after}),
+            caught_up=True,
+            up_to=periods.display(upper),
+        )
     current = datetime.fromisoformat(day + "T00:00:00+00:00").date()
     while current.isoformat() <= periods.day_of(upper):
         page = events_repo.keys_in_partition(

@@ -9,6 +9,7 @@ Field names are snake_case, as in the product reference.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, RootModel
@@ -221,7 +222,7 @@ def trends(months: list[str], found: dict[str, WorkspaceMonth]) -> Trends:
     return Trends(months=len(months), trends=rows)
 
 
-def trends_for(workspace_id: str, count: int) -> Trends:
-    """The last `count` months ending with the current UTC month: one Query of ≤ 24 workspace items."""
-    months = periods.months_ending(periods.current_month(), count)
+def trends_for(workspace_id: str, count: int, now: datetime) -> Trends:
+    """The last `count` months ending with the UTC month of `now`: one Query of ≤ 24 workspace items."""
+    months = periods.months_ending(periods.current_month(now), count)
     return trends(months, rollups_repo.workspace_months(workspace_id, months[0], months[-1]))
