@@ -21,10 +21,10 @@ RANDOM_ORDER := $(if $(filter random,$(SEED)),,--randomly-seed=$(SEED))
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help venv local test unit lint format build validate checkov openapi invoke bench soak deploy clean
+.PHONY: help venv local local-reset test unit lint format build validate checkov openapi invoke bench soak deploy clean
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "Python 3.13 is needed: install it (pyenv install 3.13) or set PYTHON313" >&2; exit 1; }
@@ -37,6 +37,9 @@ venv: $(STAMP) ## Create .venv with Python 3.13 and the pinned dependencies
 
 local: $(STAMP) ## Run the whole service locally (moto + API + stream poller + schedule + demo data)
 	$(PY) -m local_stack
+
+local-reset: $(STAMP) ## Like `make local`, but wipe the stack's data first (a new, empty stack with fresh demo data)
+	COSTMETRICS_RESET=1 $(PY) -m local_stack
 
 test: $(STAMP) lint ## Install what is needed, lint, and run the whole test suite (shuffled, SEED=12)
 	$(PY) -m pytest -n 2 --dist loadfile --durations=15 $(RANDOM_ORDER) $(PYTEST_ARGS)

@@ -3,8 +3,8 @@ what the service sees:
 
 - DynamoDB answers each request atomically. moto does not: a stream record's sequence number is taken as
   `len(records)` before the record is appended, so two writes from two threads (ingestion writes with 16)
-  could get the same sequence number, and a conditional put could pass its check twice. Every DynamoDB and
-  DynamoDB Streams request is served under one lock, as one step.
+  could get the same sequence number, and a conditional put could pass its check twice. Every request to
+  moto is served under one lock, as one step (which also gives local_stack.persistence one order).
 - An update expression is re-parsed and run through ten validating passes per item (about 10 ms for the
   rollups' 25-clause updates). The parser's result is memoized by expression (moto copies it before use),
   and the plain `ADD #n :v` / `SET #n = :v` / `SET #n = if_not_exists(#n, :v)` updates that the rollups
@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 _state = threading.local()
@@ -294,20 +295,45 @@ def _memoize_serializer_aliases() -> None:
 # --- One request at a time ----------------------------------------------------------------------------
 
 _REQUEST_LOCK = threading.RLock()
+_journal: Callable[[Any], None] | None = None
+
+
+def request_lock() -> threading.RLock:
+    """Held while moto serves a request: whoever holds it sees no request half applied (snapshots)."""
+    return _REQUEST_LOCK
+
+
+def set_journal(hook: Callable[[Any], None] | None) -> None:
+    """Calls `hook` with each request that changed a backend, after moto applied it and before the answer
+    leaves, under the request lock (local_stack.persistence); None stops it."""
+    global _journal
+    _journal = hook
 
 
 def _serialize_requests() -> None:
-    from moto.dynamodb.responses import DynamoHandler
-    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+    from moto.core.responses import BaseResponse
 
-    for handler in (DynamoHandler, DynamoDBStreamsHandler):
-        original = handler.call_action
+    from local_stack.persistence import Recorded, mutates
 
-        def call_action(self: Any, _original: Any = original) -> Any:
-            with _REQUEST_LOCK:
-                return _original(self)
+    original = BaseResponse._dispatch
 
-        setattr(handler, "call_action", call_action)  # noqa: B010
+    def _dispatch(self: Any, request: Any, full_url: Any = None, headers: Any = None) -> Any:
+        with _REQUEST_LOCK:
+            result = original(self, request, full_url, headers)
+            hook = _journal
+            if hook is not None and int(result[0]) < 400 and mutates(self._get_action()):
+                body = request.data
+                hook(
+                    Recorded(
+                        method=request.method,
+                        url=request.raw_url,
+                        headers=dict(request.headers),
+                        body=body if isinstance(body, bytes) else (body or "").encode(),
+                    )
+                )
+            return result
+
+    setattr(BaseResponse, "_dispatch", _dispatch)  # noqa: B010
 
 
 # --- Update expressions ----------------------------------------------------------------------------------

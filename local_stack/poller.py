@@ -91,6 +91,7 @@ class StreamPoller:
         interval: float = 0.3,
         retry_delay: float = 0.2,
         clock: Callable[[], float] = time.time,
+        on_progress: Callable[[str, str], None] | None = None,
     ) -> None:
         self.reader = reader
         self.function = function
@@ -100,6 +101,8 @@ class StreamPoller:
         self.interval = interval
         self.retry_delay = retry_delay
         self.clock = clock
+        # Told (shard id, sequence number) each time records up to that one are done with: the checkpoint.
+        self.on_progress = on_progress
         self.discarded_batches = 0
         self._buffers: dict[str, list[dict[str, Any]]] = {}
         self._first_seen: dict[str, float] = {}
@@ -180,16 +183,16 @@ class StreamPoller:
                 self._discard(
                     shard_id, batch[:expired], "RecordAgeExceeded", invocations, function_error=False
                 )
-                del buffer[:expired]
+                self._done(shard_id, buffer, expired)
                 batch = batch[expired:]
                 continue
             outcome = self._invoke(batch)
             invocations += 1
             if outcome.ok:
-                del buffer[: len(batch)]
+                self._done(shard_id, buffer, len(batch))
                 return
             if outcome.first_failed is not None:
-                del buffer[: outcome.first_failed]
+                self._done(shard_id, buffer, outcome.first_failed)
                 batch = batch[outcome.first_failed :]
                 retries += 1
             elif self.config.bisect and len(batch) > 1:
@@ -199,9 +202,18 @@ class StreamPoller:
                 retries += 1
             if 0 <= self.config.max_retries < retries:
                 self._discard(shard_id, batch, "RetryAttemptsExhausted", invocations, outcome.function_error)
-                del buffer[: len(batch)]
+                self._done(shard_id, buffer, len(batch))
                 return
             self._stop.wait(min(self.retry_delay * retries, 2.0))
+
+    def _done(self, shard_id: str, buffer: list[dict[str, Any]], count: int) -> None:
+        """The first `count` records of the shard's buffer are done with (delivered or discarded)."""
+        if count <= 0:
+            return
+        last = _sequence(buffer[count - 1])
+        del buffer[:count]
+        if self.on_progress is not None:
+            self.on_progress(shard_id, last)
 
     def _expired_prefix(self, batch: list[dict[str, Any]]) -> int:
         if self.config.max_record_age < 0:

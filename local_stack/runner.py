@@ -3,15 +3,26 @@ and the demo data, in the foreground until Ctrl-C (DESIGN.md §5)."""
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 import signal
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from local_stack.outputs import remove_outputs, write_outputs
+from local_stack.persistence import (
+    JOURNAL_LIMIT,
+    IncompatibleState,
+    Store,
+    StreamCheckpoint,
+    template_fingerprint,
+)
+from local_stack.provision import Stack
 from local_stack.runtime import FunctionRuntime, install_output_capture, restore_output
 from local_stack.settings import (
     HOST,
@@ -26,6 +37,8 @@ from local_stack.template import ROOT, resources
 log = logging.getLogger("local_stack")
 
 DRAIN_TIMEOUT_SECONDS = 90.0
+STACK_FILE = "stack.json"  # the provisioned names and ids, and the demo's users (in the data directory)
+CHECKPOINT_FILE = "stream-checkpoint.json"
 
 
 class PortInUse(RuntimeError):
@@ -109,6 +122,52 @@ def banner(settings: LocalSettings, outputs: dict[str, Any], seconds: float) -> 
     return "\n".join(lines)
 
 
+def _save_json(path: Path, value: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(value, indent=2) + "\n")
+    temporary.replace(path)
+
+
+class Snapshots:
+    """Takes a snapshot of the emulator when its journal has grown past JOURNAL_LIMIT, and on stop."""
+
+    def __init__(self, store: Store, interval: float = 2.0) -> None:
+        self.store = store
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="snapshots", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            if self.store.entries >= JOURNAL_LIMIT:
+                self.take()
+
+    def take(self) -> None:
+        from local_stack import moto_speedups
+
+        started = time.monotonic()
+        with moto_speedups.request_lock():
+            entries = self.store.entries
+            self.store.snapshot()
+        log.info(
+            "snapshot of the data after %d journaled requests (%.1f s)", entries, time.monotonic() - started
+        )
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        # Called after the API, the poller and the schedule stopped: nothing writes any more.
+        self.take()
+
+
+class StateUnusable(RuntimeError):
+    """The state directory's data cannot be loaded into this version of the stack."""
+
+
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -121,9 +180,11 @@ def run(settings: LocalSettings) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     remove_outputs(settings.state_dir)
-    # Every run is a new stack: its function logs start empty, like new log groups.
-    for stale in (settings.state_dir / "logs").glob("*.log"):
-        stale.unlink()
+    if settings.reset:
+        # A new, empty stack: its data and its function logs (like new log groups) go.
+        shutil.rmtree(settings.data_dir, ignore_errors=True)
+        for stale in (settings.state_dir / "logs").glob("*.log"):
+            stale.unlink()
 
     # Before boto3 or costmetrics are imported: clients and Powertools read these when they are created.
     output = install_output_capture(settings.state_dir / "logs")
@@ -141,19 +202,22 @@ def run(settings: LocalSettings) -> int:
     # process; everything else (CLI, curl, SAM's containers, tests) through the server on the port. Both
     # see the same data. A socket, an HTTP server and a thread per call took most of an ingest's time.
     in_process = mock_aws()
+    store = Store(settings.data_dir, template_fingerprint(resources()))
     stoppers: list[Any] = []
     try:
         moto.start()
         stoppers.append(moto.stop)
         in_process.start(reset=False)
         stoppers.append(lambda: in_process.stop(remove_data=False))
-        _serve(settings, output, started, stoppers)
+        stoppers.append(store.close)
+        _serve(settings, output, started, stoppers, store)
     except KeyboardInterrupt:
         log.info("stopping")
+    except IncompatibleState as error:
+        raise StateUnusable(str(error)) from error
     finally:
         stopping = time.monotonic()
         remove_outputs(settings.state_dir)
-        (settings.state_dir / "demo-events.ndjson").unlink(missing_ok=True)
         for stop in reversed(stoppers):
             try:
                 stop()
@@ -164,9 +228,10 @@ def run(settings: LocalSettings) -> int:
     return 0
 
 
-def _serve(settings: LocalSettings, output: Any, started: float, stoppers: list[Any]) -> None:
+def _serve(settings: LocalSettings, output: Any, started: float, stoppers: list[Any], store: Store) -> None:
     import boto3
 
+    from local_stack import moto_speedups
     from local_stack.authorizer import CognitoAuthorizer
     from local_stack.gateway import ApiServer, Gateway
     from local_stack.poller import MappingConfig, StreamPoller, destination_sender
@@ -175,12 +240,36 @@ def _serve(settings: LocalSettings, output: Any, started: float, stoppers: list[
     from local_stack.streams import StreamReader
 
     session = boto3.Session(region_name=REGION)
-    stack = provision(session)
-    log.info(
-        "moto on %s: resources of template.yaml provisioned (%.1f s)",
-        settings.endpoint_url,
-        time.monotonic() - started,
-    )
+    saved = settings.data_dir / STACK_FILE
+    restored = store.exists() and saved.exists()
+    if restored:
+        # The same stack as before the stop: its data, users, secrets and the stream position.
+        replayed = store.load()
+        log.info(
+            "data of %s restored (%d requests replayed from the journal) (%.1f s)",
+            _shown(settings.data_dir),
+            replayed,
+            time.monotonic() - started,
+        )
+    else:
+        shutil.rmtree(settings.data_dir, ignore_errors=True)
+    # From here on, every request that changes the emulator is journaled (a new stack's resources too).
+    store.open_journal()
+    moto_speedups.set_journal(store.record)
+    stoppers.append(lambda: moto_speedups.set_journal(None))
+    if restored:
+        stack = Stack(json.loads(saved.read_text())["outputs"])
+    else:
+        stack = provision(session)
+        _save_json(saved, {"outputs": stack.outputs})
+        log.info(
+            "moto on %s: resources of template.yaml provisioned (%.1f s)",
+            settings.endpoint_url,
+            time.monotonic() - started,
+        )
+    snapshots = Snapshots(store)
+    snapshots.start()
+    stoppers.append(snapshots.stop)
     apply_function_environment(stack.refs(), stack.environment())
 
     from costmetrics import aws
@@ -205,11 +294,19 @@ def _serve(settings: LocalSettings, output: Any, started: float, stoppers: list[
 
     function, table = _stream_function()
     config = MappingConfig.from_template(function)
+    checkpoint = StreamCheckpoint(settings.data_dir / CHECKPOINT_FILE)
     reader = StreamReader(
-        session.client("dynamodbstreams"), outputs[f"{table.removesuffix('Table')}StreamArn"]
+        session.client("dynamodbstreams"),
+        outputs[f"{table.removesuffix('Table')}StreamArn"],
+        start_after=checkpoint.positions,
     )
     poller = StreamPoller(
-        reader, function, runtime.invoke, config, destination_sender(config, outputs, session)
+        reader,
+        function,
+        runtime.invoke,
+        config,
+        destination_sender(config, outputs, session),
+        on_progress=checkpoint.advance,
     )
     poller.start()
     stoppers.append(poller.stop)
@@ -218,7 +315,13 @@ def _serve(settings: LocalSettings, output: Any, started: float, stoppers: list[
         "API on %s, stream poller on %s (%.1f s)", settings.api_url, function, time.monotonic() - started
     )
 
-    if settings.demo:
+    if restored:
+        demo_outputs = json.loads(saved.read_text()).get("demo")
+        if demo_outputs:
+            outputs["Demo"] = demo_outputs
+        if not poller.wait_until_drained(DRAIN_TIMEOUT_SECONDS):
+            log.warning("the stream poller has not caught up after %.0f s", DRAIN_TIMEOUT_SECONDS)
+    elif settings.demo:
         from local_stack.demo import load_demo
 
         try:
@@ -241,6 +344,7 @@ def _serve(settings: LocalSettings, output: Any, started: float, stoppers: list[
             )
         log.info("rollups caught up with the stream (%.1f s)", time.monotonic() - started)
         outputs["Demo"] = demo.outputs()
+        _save_json(saved, {"outputs": stack.outputs, "demo": outputs["Demo"]})
 
     for scheduled, event_name in scheduled_functions():
         schedule = Schedule(scheduled, event_name, runtime.invoke, settings.alert_interval)
@@ -284,4 +388,11 @@ def main() -> int:
         return 1
     except DemoFailed as error:
         log.error("the demo data could not be loaded: %s", error, exc_info=error.__cause__)
+        return 1
+    except StateUnusable as error:
+        log.error(
+            "%s: %s. `make local-reset` (COSTMETRICS_RESET=1) starts an empty stack in its place",
+            settings.data_dir,
+            error,
+        )
         return 1

@@ -30,12 +30,14 @@ class LocalSettings:
     # The instant the stack's clock starts at (it ticks from there), for trying a month's edges; the
     # local stack alone reads it: a deployed function always has the real time.
     start_at: datetime | None = None
+    # Start with no data: the previous run's tables, users and logs are wiped (`make local-reset`).
+    reset: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LocalSettings:
         """COSTMETRICS_MOTO_PORT, COSTMETRICS_API_PORT, COSTMETRICS_STATE_DIR, COSTMETRICS_ALERT_INTERVAL,
-        COSTMETRICS_DEMO (0 skips the demo data), COSTMETRICS_LOG_LEVEL (the local stack's own log) and
-        COSTMETRICS_NOW (the instant its clock starts at)."""
+        COSTMETRICS_DEMO (0 skips the demo data), COSTMETRICS_LOG_LEVEL (the local stack's own log),
+        COSTMETRICS_NOW (the instant its clock starts at) and COSTMETRICS_RESET (1: start empty)."""
         env = os.environ if env is None else env
         return cls(
             moto_port=int(env.get("COSTMETRICS_MOTO_PORT") or 5000),
@@ -45,7 +47,13 @@ class LocalSettings:
             demo=(env.get("COSTMETRICS_DEMO") or "1").strip().lower() not in {"0", "false", "no", "off"},
             log_level=_level(env.get("COSTMETRICS_LOG_LEVEL")),
             start_at=_instant(env.get("COSTMETRICS_NOW")),
+            reset=(env.get("COSTMETRICS_RESET") or "0").strip().lower() in {"1", "true", "yes", "on"},
         )
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the stack keeps its data between runs (local_stack.persistence)."""
+        return self.state_dir / "data"
 
     @property
     def endpoint_url(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -16,20 +17,32 @@ def lambda_record(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
 
 
 class StreamReader:
-    """Follows every shard of one stream from TRIM_HORIZON; `read()` returns the records not yet read."""
+    """Follows every shard of one stream from TRIM_HORIZON, or from after the sequence number given for the
+    shard in `start_after` (where a previous run left off); `read()` returns the records not yet read."""
 
-    def __init__(self, streams_client: Any, stream_arn: str) -> None:
+    def __init__(
+        self, streams_client: Any, stream_arn: str, start_after: Mapping[str, str] | None = None
+    ) -> None:
         self._client = streams_client
         self.stream_arn = stream_arn
+        self._start_after = dict(start_after or {})
         self._iterators: dict[str, str | None] = {}
 
     def _refresh_shards(self) -> None:
         shards = self._client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
         for shard in shards:
-            if shard["ShardId"] not in self._iterators:
-                self._iterators[shard["ShardId"]] = self._client.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
+            shard_id = shard["ShardId"]
+            if shard_id in self._iterators:
+                continue
+            position: dict[str, str] = {"ShardIteratorType": "TRIM_HORIZON"}
+            if shard_id in self._start_after:
+                position = {
+                    "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+                    "SequenceNumber": self._start_after[shard_id],
+                }
+            self._iterators[shard_id] = self._client.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard_id, **position
+            )["ShardIterator"]
 
     def read(self, limit: int = 1000) -> list[dict[str, Any]]:
         """The records not yet read, of every shard, up to `limit` in all."""

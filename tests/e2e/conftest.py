@@ -51,7 +51,7 @@ def _start(state_dir: Path, **settings: str) -> subprocess.Popen[bytes]:
         "PYTHONUNBUFFERED": "1",
         **settings,
     }
-    with (state_dir / "stack.log").open("w") as log:
+    with (state_dir / "stack.log").open("a") as log:  # a restarted stack goes on in the same log
         return subprocess.Popen(
             [sys.executable, "-m", "local_stack"],
             cwd=ROOT,
