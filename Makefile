@@ -21,7 +21,7 @@ RANDOM_ORDER := $(if $(filter random,$(SEED)),,--randomly-seed=$(SEED))
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help venv local local-reset test unit lint format build validate checkov openapi invoke bench soak deploy clean
+.PHONY: help venv local local-reset sam-build sam-image sam-invoke sam-api sam-local sam-local-test test unit lint format build validate checkov openapi invoke bench soak deploy clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -42,7 +42,7 @@ local-reset: $(STAMP) ## Like `make local`, but wipe the stack's data first (a n
 	COSTMETRICS_RESET=1 $(PY) -m local_stack
 
 test: $(STAMP) lint ## Install what is needed, lint, and run the whole test suite (shuffled, SEED=12)
-	$(PY) -m pytest -n 2 --dist loadfile --durations=15 $(RANDOM_ORDER) $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile --durations=15 -m "not sam" $(RANDOM_ORDER) $(PYTEST_ARGS)
 
 unit: $(STAMP) ## Unit tests only (no AWS emulation)
 	$(PY) -m pytest tests/unit $(RANDOM_ORDER) $(PYTEST_ARGS)
@@ -74,6 +74,37 @@ checkov: $(CHECKOV_STAMP) ## checkov on template.yaml (SAM resources included): 
 
 build: $(STAMP) ## sam build (functions and the arm64 layer)
 	PATH="$(dir $(PYTHON313)):$$PATH" $(VENV)/bin/sam build
+
+# sam local runs the functions in containers of this machine's architecture (x86_64 here; arm64 deployed).
+ARCH ?= $(shell uname -m | sed -e 's/aarch64/arm64/' -e 's/^arm64$$/arm64/')
+
+sam-build: $(STAMP) ## sam build for this machine (ARCH=x86_64|arm64), to run with sam local
+	PATH="$(dir $(PYTHON313)):$$PATH" $(VENV)/bin/sam build --parameter-overrides Architecture=$(ARCH)
+
+# What SAM needs to call the running `make local` (started with COSTMETRICS_LISTEN=all) from its containers.
+SAM_STATE := $(or $(COSTMETRICS_STATE_DIR),.local)
+SAM_LOCAL_ARGS = -n $(SAM_STATE)/sam-env.json --parameter-overrides Architecture=$(ARCH) --skip-pull-image \
+	--add-host host.docker.internal:host-gateway
+SAM_CREDENTIALS := AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 \
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0
+
+sam-invoke: ## sam local invoke against `make local`: make sam-invoke FUNCTION=.. EVENT=events/..
+	@test -f $(SAM_STATE)/sam-env.json || { echo "start the stack first: COSTMETRICS_LISTEN=all make local" >&2; exit 1; }
+	$(SAM_CREDENTIALS) $(VENV)/bin/sam local invoke $(FUNCTION) -e $(EVENT) $(SAM_LOCAL_ARGS)
+
+SAM_API_PORT ?= 3001
+sam-api: ## sam local start-api against `make local`, on port SAM_API_PORT (3001), with real token checks
+	@test -f $(SAM_STATE)/sam-env.json || { echo "start the stack first: COSTMETRICS_LISTEN=all make local" >&2; exit 1; }
+	$(SAM_CREDENTIALS) $(VENV)/bin/sam local start-api -p $(SAM_API_PORT) --warm-containers LAZY $(SAM_LOCAL_ARGS)
+
+sam-image: ## Build the offline python3.13 Lambda base image (needs ../shared/tools/lambda-base-image)
+	bash ../shared/tools/lambda-base-image
+
+sam-local: $(STAMP) ## Every function through sam local invoke and start-api, against a local stack of its own
+	$(PY) -m local_stack.sam_check --build-image
+
+sam-local-test: $(STAMP) ## The sam local check as a test: runs with Docker, skips (saying why) without
+	$(PY) -m pytest -m sam tests/e2e/test_sam_local.py -rs $(PYTEST_ARGS)
 
 openapi: $(STAMP) ## Regenerate docs/openapi.json (and DocsFunction's copy) from the routes
 	$(PY) -m local_stack.openapi

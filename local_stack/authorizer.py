@@ -8,17 +8,16 @@ import json
 import threading
 import time
 import urllib.request
-from collections.abc import Mapping
 from typing import Any
 
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-# Clock skew tolerated on `exp`, in seconds; Cognito's own authorizer allows hardly any.
-LEEWAY_SECONDS = 2
-# API Gateway shows these NumericDate claims as dates, e.g. "Thu Mar 12 07:57:31 UTC 2026".
-_DATE_CLAIMS = frozenset({"exp", "iat"})
+from costmetrics.sam_local import LEEWAY_SECONDS, TokenRefused, gateway_claims
+from costmetrics.sam_local import bearer_token as _bearer_token
+
 _JWKS_REFRESH_SECONDS = 30.0
+__all__ = ["CognitoAuthorizer", "InvalidToken", "bearer_token", "gateway_claims"]
 
 
 class InvalidToken(Exception):
@@ -27,31 +26,10 @@ class InvalidToken(Exception):
 
 def bearer_token(header: str | None) -> str:
     """The token of an Authorization header: the raw token, or `Bearer <token>`."""
-    value = (header or "").strip()
-    scheme, _, rest = value.partition(" ")
-    if scheme.lower() == "bearer":
-        value = rest.strip()
-    if not value:
-        raise InvalidToken("no token in the Authorization header")
-    return value
-
-
-def gateway_claims(claims: Mapping[str, Any]) -> dict[str, str]:
-    """Claims as API Gateway's REST Cognito authorizer passes them: strings, lists comma-joined, exp/iat
-    as dates, booleans as true/false."""
-    shown: dict[str, str] = {}
-    for name, value in claims.items():
-        if name in _DATE_CLAIMS and isinstance(value, int | float):
-            shown[name] = time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(value))
-        elif isinstance(value, bool):
-            shown[name] = "true" if value else "false"
-        elif isinstance(value, list | tuple):
-            shown[name] = ",".join(str(item) for item in value)
-        elif isinstance(value, dict):
-            shown[name] = json.dumps(value, separators=(",", ":"))
-        else:
-            shown[name] = str(value)
-    return shown
+    try:
+        return _bearer_token(header)
+    except TokenRefused as refused:
+        raise InvalidToken(str(refused)) from None
 
 
 class CognitoAuthorizer:

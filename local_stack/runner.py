@@ -25,12 +25,12 @@ from local_stack.persistence import (
 from local_stack.provision import Stack
 from local_stack.runtime import FunctionRuntime, install_output_capture, restore_output
 from local_stack.settings import (
-    HOST,
     REGION,
     LocalSettings,
     add_code_paths,
     apply_function_environment,
     point_sdk_at,
+    sam_env_vars,
 )
 from local_stack.template import ROOT, resources
 
@@ -39,6 +39,7 @@ log = logging.getLogger("local_stack")
 DRAIN_TIMEOUT_SECONDS = 90.0
 STACK_FILE = "stack.json"  # the provisioned names and ids, and the demo's users (in the data directory)
 CHECKPOINT_FILE = "stream-checkpoint.json"
+SAM_ENV_FILE = "sam-env.json"  # in the state directory, for `sam local --env-vars`
 
 
 class PortInUse(RuntimeError):
@@ -49,14 +50,14 @@ class DemoFailed(RuntimeError):
     """The demo data could not be loaded through the API."""
 
 
-def _check_port(port: int, variable: str) -> None:
+def _check_port(address: str, port: int, variable: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((HOST, port))
+            probe.bind((address, port))
         except OSError:
             raise PortInUse(
-                f"port {port} on {HOST} is in use: stop what holds it, or set {variable}"
+                f"port {port} on {address} is in use: stop what holds it, or set {variable}"
             ) from None
 
 
@@ -92,6 +93,7 @@ def banner(settings: LocalSettings, outputs: dict[str, Any], seconds: float) -> 
         f"  AWS endpoint  {outputs['AwsEndpointUrl']}   (moto; region {outputs['Region']}, keys 'testing')",
         f"  Outputs       {_shown(state / 'outputs.json')}",
         f"  Function logs {_shown(state / 'logs')}/<LogicalId>.log",
+        f"  SAM env-vars  {_shown(state / SAM_ENV_FILE)}   (sam local ... -n; README: With SAM and Docker)",
     ]
     if settings.start_at is not None:
         lines.append(
@@ -108,8 +110,8 @@ def banner(settings: LocalSettings, outputs: dict[str, Any], seconds: float) -> 
             f"  TOKEN=$({env_prefix}{_python()} -m local_stack.token {demo['users'][0]['username']})",
             f'  curl -s -H "Authorization: Bearer $TOKEN" {outputs["ApiUrl"]}/api/cost-analysis/summary',
             f'  curl -s -H "Authorization: Bearer $TOKEN" {outputs["ApiUrl"]}/api/agents',
-            f"  .venv/bin/costmetrics login -u {demo['users'][0]['username']}"
-            f" -p {demo['users'][0]['password']} && .venv/bin/costmetrics summary",
+            f"  {env_prefix}.venv/bin/costmetrics login -u {demo['users'][0]['username']}"
+            f" -p {demo['users'][0]['password']} && {env_prefix}.venv/bin/costmetrics summary",
         ]
     else:
         lines += ["  Demo          skipped (COSTMETRICS_DEMO=0): no demo workspace, users or events", ""]
@@ -175,8 +177,8 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 def run(settings: LocalSettings) -> int:
     """Starts everything, blocks until SIGINT or SIGTERM, then stops everything; returns the exit code."""
     started = time.monotonic()
-    _check_port(settings.moto_port, "COSTMETRICS_MOTO_PORT")
-    _check_port(settings.api_port, "COSTMETRICS_API_PORT")
+    _check_port(settings.listen, settings.moto_port, "COSTMETRICS_MOTO_PORT")
+    _check_port(settings.listen, settings.api_port, "COSTMETRICS_API_PORT")
     signal.signal(signal.SIGTERM, _raise_interrupt)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     remove_outputs(settings.state_dir)
@@ -197,7 +199,7 @@ def run(settings: LocalSettings) -> int:
 
     moto_speedups.install()
     dynamodb_rules.install()
-    moto = ThreadedMotoServer(ip_address=HOST, port=settings.moto_port, verbose=False)
+    moto = ThreadedMotoServer(ip_address=settings.listen, port=settings.moto_port, verbose=False)
     # The stack's own clients (functions, stream poller, provisioning, demo) reach moto's backends in
     # process; everything else (CLI, curl, SAM's containers, tests) through the server on the port. Both
     # see the same data. A socket, an HTTP server and a thread per call took most of an ingest's time.
@@ -271,6 +273,9 @@ def _serve(settings: LocalSettings, output: Any, started: float, stoppers: list[
     snapshots.start()
     stoppers.append(snapshots.stop)
     apply_function_environment(stack.refs(), stack.environment())
+    # `sam local invoke -n <this file>`: the same stack, from SAM's containers.
+    sam_env = sam_env_vars(stack.refs(), stack.environment(), settings.container_endpoint_url)
+    _save_json(settings.state_dir / SAM_ENV_FILE, sam_env)
 
     from costmetrics import aws
     from costmetrics.catalog import global_catalog
@@ -288,7 +293,7 @@ def _serve(settings: LocalSettings, output: Any, started: float, stoppers: list[
     authorizer = CognitoAuthorizer(
         settings.endpoint_url, outputs["UserPoolId"], outputs["UserPoolClientId"], REGION
     )
-    server = ApiServer(HOST, settings.api_port, Gateway(runtime.invoke, authorizer))
+    server = ApiServer(settings.listen, settings.api_port, Gateway(runtime.invoke, authorizer))
     server.serve_in_background()
     stoppers.append(server.stop)
 

@@ -3,6 +3,7 @@ the functions: the AWS SDK pointed at the embedded moto server, and the template
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from collections.abc import Mapping, MutableMapping
@@ -15,6 +16,8 @@ from local_stack.template import ROOT, Context, load, resources
 HOST = "127.0.0.1"
 REGION = "us-east-1"
 DEFAULT_STATE_DIR = ROOT / ".local"
+# How a container started by SAM names this machine (`--add-host host.docker.internal:host-gateway`).
+CONTAINER_HOST = "host.docker.internal"
 
 
 @dataclass(frozen=True)
@@ -32,12 +35,16 @@ class LocalSettings:
     start_at: datetime | None = None
     # Start with no data: the previous run's tables, users and logs are wiped (`make local-reset`).
     reset: bool = False
+    # The address the emulator and the API listen on: loopback, or where SAM's containers reach them
+    # (0.0.0.0, or the Docker bridge's address such as 172.17.0.1).
+    listen: str = HOST
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LocalSettings:
         """COSTMETRICS_MOTO_PORT, COSTMETRICS_API_PORT, COSTMETRICS_STATE_DIR, COSTMETRICS_ALERT_INTERVAL,
         COSTMETRICS_DEMO (0 skips the demo data), COSTMETRICS_LOG_LEVEL (the local stack's own log),
-        COSTMETRICS_NOW (the instant its clock starts at) and COSTMETRICS_RESET (1: start empty)."""
+        COSTMETRICS_NOW (the instant its clock starts at), COSTMETRICS_RESET (1: start empty) and
+        COSTMETRICS_LISTEN (the address to listen on; `all` for SAM's containers)."""
         env = os.environ if env is None else env
         return cls(
             moto_port=int(env.get("COSTMETRICS_MOTO_PORT") or 5000),
@@ -48,6 +55,7 @@ class LocalSettings:
             log_level=_level(env.get("COSTMETRICS_LOG_LEVEL")),
             start_at=_instant(env.get("COSTMETRICS_NOW")),
             reset=(env.get("COSTMETRICS_RESET") or "0").strip().lower() in {"1", "true", "yes", "on"},
+            listen=_address(env.get("COSTMETRICS_LISTEN")),
         )
 
     @property
@@ -56,12 +64,22 @@ class LocalSettings:
         return self.state_dir / "data"
 
     @property
+    def host(self) -> str:
+        """Where this machine's tools reach the stack: loopback, unless it listens on one other address."""
+        return HOST if self.listen in (HOST, "0.0.0.0") else self.listen
+
+    @property
     def endpoint_url(self) -> str:
-        return f"http://{HOST}:{self.moto_port}"
+        return f"http://{self.host}:{self.moto_port}"
 
     @property
     def api_url(self) -> str:
-        return f"http://{HOST}:{self.api_port}"
+        return f"http://{self.host}:{self.api_port}"
+
+    @property
+    def container_endpoint_url(self) -> str:
+        """The emulator as SAM's containers reach it (with --add-host host.docker.internal:host-gateway)."""
+        return f"http://{CONTAINER_HOST}:{self.moto_port}"
 
 
 def _instant(value: str | None) -> datetime | None:
@@ -76,6 +94,18 @@ def _instant(value: str | None) -> datetime | None:
     if parsed.tzinfo is None:
         raise ValueError(f"COSTMETRICS_NOW={value!r} needs a time zone, such as Z")
     return parsed.astimezone(UTC)
+
+
+def _address(value: str | None) -> str:
+    value = (value or "").strip()
+    if not value or value == "loopback":
+        return HOST
+    if value == "all":
+        return "0.0.0.0"
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"COSTMETRICS_LISTEN={value!r}: give an IP address, `all` or `loopback`") from None
 
 
 def _level(name: str | None) -> str:
@@ -137,8 +167,30 @@ def function_environment(refs: Mapping[str, str], ctx: Context | None = None) ->
     for function in resources("AWS::Serverless::Function").values():
         own = function["Properties"].get("Environment", {}).get("Variables", {})
         variables.update(own)
+    # The local stack chooses the endpoint itself (the emulator, in process or on its port).
+    variables.pop("AWS_ENDPOINT_URL", None)
     resolved = {name: ctx.resolve(value, dict(refs)) for name, value in variables.items()}
     return {name: str(value) for name, value in resolved.items() if isinstance(value, str | int | float)}
+
+
+def sam_env_vars(
+    refs: Mapping[str, str], extra: Mapping[str, str], endpoint_url: str
+) -> dict[str, dict[str, str]]:
+    """The `sam local --env-vars` file: for each function, the variables the template declares for it
+    (SAM passes a container no other), resolved to this stack's names, and the emulator's endpoint as
+    containers reach it."""
+    ctx = Context()
+    document = load()
+    shared = document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    files: dict[str, dict[str, str]] = {}
+    for logical, function in resources("AWS::Serverless::Function").items():
+        declared = {**shared, **function["Properties"].get("Environment", {}).get("Variables", {})}
+        values = {name: ctx.resolve(value, dict(refs)) for name, value in declared.items()}
+        own = {name: str(value) for name, value in values.items() if isinstance(value, str | int | float)}
+        own.update({name: value for name, value in extra.items() if name in declared})
+        own.update(STAGE="local", AWS_ENDPOINT_URL=endpoint_url)
+        files[logical] = own
+    return files
 
 
 def apply_function_environment(

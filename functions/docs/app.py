@@ -27,7 +27,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from costmetrics.api import create_app, lambda_entry, openapi_responses
 from costmetrics.config import settings
-from costmetrics.errors import NotFound
+from costmetrics.errors import NotFound, Unauthorized
 
 app = create_app()
 TAGS = ["Documentation"]
@@ -78,6 +78,12 @@ def served_spec() -> dict[str, Any]:
     return document
 
 
+def principal_from_claims_or_401(claims: dict[str, Any] | None) -> None:
+    """Any verified ID token may read the document (no workspace or group needed); none is a 401."""
+    if not claims:
+        raise Unauthorized("missing or invalid bearer token")
+
+
 def _require_docs() -> None:
     if access() == "off":
         raise NotFound("the API documentation is turned off on this stage")
@@ -104,6 +110,8 @@ SWAGGER_PAGE: OpenAPIResponse = {
     responses=openapi_responses(404, ok=OPENAPI_DOCUMENT),
 )
 def get_openapi() -> Response[str]:
+    # Behind the Cognito authorizer: any verified ID token (API Gateway never calls without claims).
+    principal_from_claims_or_401(app.current_event.request_context.authorizer.claims)
     _require_docs()
     return Response(
         status_code=200,

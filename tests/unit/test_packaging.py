@@ -5,6 +5,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from local_stack.template import load, resources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,13 +23,40 @@ def test_layer_requirements_match_the_project_dependencies() -> None:
     assert sorted(requirement_lines(ROOT / "layers/common/requirements.txt")) == sorted(project)
 
 
-def test_the_layer_is_built_for_arm64_like_every_function() -> None:
+def test_the_layer_is_built_for_the_functions_architecture_arm64_when_deployed() -> None:
+    # One parameter decides both (sam build resolves it in the layer's Metadata too): the wheels of
+    # pydantic-core are built for the processor the functions run on.
+    architecture = {"Ref": "Architecture"}
     (layer,) = resources("AWS::Serverless::LayerVersion").values()
-    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    assert layer["Properties"]["CompatibleArchitectures"] == [architecture]
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": architecture}
     function_globals = load()["Globals"]["Function"]
-    assert function_globals["Architectures"] == ["arm64"]
+    assert function_globals["Architectures"] == [architecture]
     assert function_globals["Runtime"] == "python3.13"
+    parameter = load()["Parameters"]["Architecture"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("arm64", ["arm64", "x86_64"])
+    for config in ("default", "dev", "prod"):
+        overrides = tomllib.loads((ROOT / "samconfig.toml").read_text())[config].get("deploy", {})
+        assert "Architecture" not in overrides.get("parameters", {}).get("parameter_overrides", "")
+
+
+def test_an_empty_endpoint_variable_means_the_aws_endpoints() -> None:
+    # The template declares AWS_ENDPOINT_URL empty (sam local sets it); the deployed functions' boto3 must
+    # then use the AWS endpoints, as botocore does (also the 1.34 that Lambda's python3.13 shipped with).
+    import boto3
+
+    assert load()["Globals"]["Function"]["Environment"]["Variables"]["AWS_ENDPOINT_URL"] == ""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL", "")
+        client = boto3.client(
+            "dynamodb", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="y"
+        )
+        assert client.meta.endpoint_url == "https://dynamodb.eu-west-1.amazonaws.com"
+        patch.setenv("AWS_ENDPOINT_URL", "http://host.docker.internal:5000")
+        client = boto3.client(
+            "dynamodb", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="y"
+        )
+        assert client.meta.endpoint_url == "http://host.docker.internal:5000"
 
 
 def test_every_function_has_its_own_log_group_with_retention() -> None:

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, Field
 
+from costmetrics import sam_local
 from costmetrics.auth import Principal, authorize
 from costmetrics.errors import DomainError, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from costmetrics.observability import logger, metrics
@@ -237,6 +238,8 @@ def lambda_entry(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any],
     @metrics.log_metrics(capture_cold_start_metric=True)
     @traced
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if sam_local.active():  # `sam local start-api` skips the Cognito authorizer: stand in for it
+            sam_local.authorize(event)
         route = route_of(event)
         logger.append_keys(route=route)
         # A fresh metric set per request: log_metrics clears it on flush, but not when metrics are disabled.
