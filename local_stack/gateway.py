@@ -129,18 +129,17 @@ class Gateway:
         split = urlsplit(request.target)
         raw_path = split.path if split.path in ("", "/") else split.path.rstrip("/")
         found = self.resource_for(raw_path)
-        if found is None:
-            return _json_response(
-                404,
-                {"error": "not_found", "message": f"no route for {request.method} {unquote(raw_path)}"},
-                request_id,
-            )
-        resource, raw_params = found
-        methods = [r for r in self.routes if r.path == resource and r.method in (request.method, "ANY")]
-        if not methods:
+        methods = (
+            [r for r in self.routes if r.path == found[0] and r.method in (request.method, "ANY")]
+            if found
+            else []
+        )
+        if found is None or not methods:
+            # No resource, or no such method on it (TRACE, DELETE, anything): one answer in API Gateway.
             return gateway_response(
                 "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", request_id
             )
+        resource, raw_params = found
         route = methods[0]
         if len(request.body) > MAX_PAYLOAD_BYTES:
             return gateway_response("REQUEST_TOO_LARGE", "Request Too Long", request_id)
@@ -267,16 +266,24 @@ class _RequestHandler(BaseHTTPRequestHandler):
             response = _json_response(
                 500, {"error": "internal_error", "message": "local gateway failure"}, "-"
             )
-        self.send_response(response.status)
-        for name, value in response.headers:
-            if name.lower() not in _HOP_BY_HOP:
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers:
+                if name.lower() not in _HOP_BY_HOP:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client went away (a killed export, a timeout): nothing to say
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+    def __getattr__(self, name: str) -> Any:
+        # Every method, TRACE and made-up ones included, gets the gateway's JSON answer, never
+        # http.server's 501 page.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.client_address[0], *args)

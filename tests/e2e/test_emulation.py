@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from typing import Any
 
 import pytest
 
 from local_stack.authorizer import InvalidToken, bearer_token, gateway_claims
-from local_stack.gateway import Gateway, HttpRequest
+from local_stack.gateway import ApiServer, Gateway, HttpRequest
 from local_stack.poller import MappingConfig, StreamPoller
 from local_stack.template import Route
 
@@ -212,14 +213,25 @@ def test_a_literal_path_segment_wins_over_a_parameter() -> None:
     assert event["requestContext"]["authorizer"]["claims"]["custom:workspace_id"] == "ws"
 
 
-def test_unknown_path_is_404_and_unknown_method_is_api_gateway_s_403() -> None:
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/nothing"),
+        ("DELETE", "/api/health"),
+        ("DELETE", "/api/agents/nova"),
+        ("TRACE", "/api/agents"),
+        ("PATCH", "/api/cost-analysis/summary"),
+        ("POST", "/api/nothing/deeper"),
+        ("FETCH", "/api/activity"),
+    ],
+)
+def test_a_path_or_method_without_route_is_the_templates_json_404(method: str, path: str) -> None:
+    # API Gateway answers both with MISSING_AUTHENTICATION_TOKEN, which the template makes a 404 not_found.
     gateway = _gateway({"statusCode": 200, "body": "{}"})
-    missing = _get(gateway, "/api/nothing")
-    assert missing.status == 404
-    assert json.loads(missing.body)["error"] == "not_found"
-    wrong = gateway.handle(HttpRequest("DELETE", "/api/health", []))
-    assert wrong.status == 403
-    assert json.loads(wrong.body)["message"] == "Missing Authentication Token"
+    reply = gateway.handle(HttpRequest(method, path, [("Authorization", "Bearer good")]))
+    assert reply.status == 404
+    assert json.loads(reply.body) == {"error": "not_found", "message": "no route for this method and path"}
+    assert dict(reply.headers)["Content-Type"] == "application/json"
 
 
 def test_the_authorizer_runs_only_on_authorized_routes() -> None:
@@ -287,3 +299,23 @@ def test_bearer_token_accepts_raw_or_bearer(header: str, token: str) -> None:
 def test_bearer_token_rejects_no_token(header: str | None) -> None:
     with pytest.raises(InvalidToken):
         bearer_token(header)
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "BREW", "DELETE"])
+def test_the_http_server_answers_any_method_in_json_never_an_html_page(method: str) -> None:
+    server = ApiServer("127.0.0.1", 0, _gateway({"statusCode": 200, "body": "{}"}))
+    server.serve_in_background()
+    try:
+        with socket.create_connection(server.server_address[:2], timeout=10) as connection:
+            connection.sendall(
+                f"{method} /api/agents HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n".encode()
+            )
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+    finally:
+        server.stop()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0] == b"HTTP/1.1 404 Not Found"
+    assert b"Content-Type: application/json" in head
+    assert json.loads(body) == {"error": "not_found", "message": "no route for this method and path"}
