@@ -36,10 +36,22 @@ SPEC_FILE = Path(__file__).with_name("openapi.json")
 ACCESS_MODES = ("public", "authenticated", "off")
 SECURITY_SCHEME = "CognitoIdToken"
 
-# swagger-ui-dist from the npm registry through jsDelivr, pinned, with the files' SRI hashes.
-SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.35.0"
-SWAGGER_UI_CSS_SRI = "sha384-WlYgdmXYOOBWL5apwjDEZwN+U3HmXSSu5R6V5aGxEcf7z+KuRNwBhoxKVN1i3D5I"
-SWAGGER_UI_JS_SRI = "sha384-gjRm0bEPMeTmMh5jT2cHccIwCUZSTd8YC+j0d0sXw0MdGEfScduGpSyF3ZSSLkX9"
+# swagger-ui-dist 5.35.0 from the npm registry, vendored in swagger-ui/ with its licence and served by this
+# function (no third-party host at run time); the page still pins the files by their SRI hashes.
+SWAGGER_UI_VERSION = "5.35.0"
+SWAGGER_UI_DIR = Path(__file__).with_name("swagger-ui")
+SWAGGER_UI_ASSETS = {
+    "swagger-ui.css": (
+        "text/css; charset=utf-8",
+        "sha384-WlYgdmXYOOBWL5apwjDEZwN+U3HmXSSu5R6V5aGxEcf7z+KuRNwBhoxKVN1i3D5I",
+    ),
+    "swagger-ui-bundle.js": (
+        "text/javascript; charset=utf-8",
+        "sha384-gjRm0bEPMeTmMh5jT2cHccIwCUZSTd8YC+j0d0sXw0MdGEfScduGpSyF3ZSSLkX9",
+    ),
+}
+SWAGGER_UI_CSS_SRI = SWAGGER_UI_ASSETS["swagger-ui.css"][1]
+SWAGGER_UI_JS_SRI = SWAGGER_UI_ASSETS["swagger-ui-bundle.js"][1]
 
 _HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$")
 _PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)*$")
@@ -95,6 +107,13 @@ OPENAPI_DOCUMENT: OpenAPIResponse = {
         content_types.APPLICATION_JSON: {
             "schema": {"type": "object", "required": ["openapi", "info", "paths"]},
         }
+    },
+}
+SWAGGER_ASSET: OpenAPIResponse = {
+    "description": f"swagger-ui-dist {SWAGGER_UI_VERSION}: its script or its style sheet",
+    "content": {
+        "text/javascript": {"schema": {"type": "string"}},
+        "text/css": {"schema": {"type": "string"}},
     },
 }
 SWAGGER_PAGE: OpenAPIResponse = {
@@ -161,9 +180,10 @@ _INIT_HASH = base64.b64encode(hashlib.sha256(_INIT_SCRIPT.encode()).digest()).de
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'none'",
-        f"script-src https://cdn.jsdelivr.net 'sha256-{_INIT_HASH}'",
-        "style-src https://cdn.jsdelivr.net 'unsafe-inline'",
-        "img-src 'self' data: https://cdn.jsdelivr.net",
+        f"script-src 'self' 'sha256-{_INIT_HASH}'",
+        # Swagger UI sets style attributes on its elements.
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
         "connect-src 'self'",
         "base-uri 'none'",
         "form-action 'none'",
@@ -216,7 +236,7 @@ def swagger_page() -> str:
         "spec": served_spec() if access() == "public" else None,
     }
     return _PAGE.format(
-        ui=SWAGGER_UI,
+        ui=f"{base_url()}/api/docs",
         css_sri=SWAGGER_UI_CSS_SRI,
         js_sri=SWAGGER_UI_JS_SRI,
         config=_script_json(config),
@@ -242,6 +262,29 @@ def get_docs() -> Response[str]:
             "Referrer-Policy": "no-referrer",
             "Cache-Control": "no-cache",
         },
+    )
+
+
+@cache
+def _asset(name: str) -> str:
+    return (SWAGGER_UI_DIR / name).read_text(encoding="utf-8")
+
+
+@app.get(
+    "/api/docs/<asset>",
+    summary="Swagger UI's script and style sheet, served with the page (no third-party host)",
+    tags=TAGS,
+    responses=openapi_responses(404, ok=SWAGGER_ASSET),
+)
+def get_docs_asset(asset: str) -> Response[str]:
+    _require_docs()
+    if asset not in SWAGGER_UI_ASSETS:
+        raise NotFound(f"no such documentation asset: {asset!r}")
+    return Response(
+        status_code=200,
+        content_type=SWAGGER_UI_ASSETS[asset][0],
+        body=_asset(asset),
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
     )
 
 

@@ -4,6 +4,8 @@ serves it (and Swagger UI) as the ApiDocs parameter says."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -82,7 +84,7 @@ def test_the_cognito_bearer_scheme_guards_exactly_the_authorized_routes(spec: di
             assert operation["security"] == [], f"{method} {path} is open at API Gateway"
             assert "401" not in operation["responses"], f"{method} {path}"
     open_routes = {(m, p) for (m, p), needs_token in authorized.items() if not needs_token}
-    assert open_routes == {("GET", "/api/health"), ("GET", "/api/docs")}
+    assert open_routes == {("GET", "/api/health"), ("GET", "/api/docs"), ("GET", "/api/docs/{asset}")}
 
 
 # --- Errors and bodies --------------------------------------------------------------------------------------
@@ -102,7 +104,11 @@ def test_every_error_answer_has_the_error_body(spec: dict[str, Any]) -> None:
 
 def test_routes_with_parameters_declare_the_400_of_bad_input(spec: dict[str, Any]) -> None:
     for method, path, operation in operations(spec):
-        if operation.get("parameters") and path not in ("/api/docs", "/api/openapi.json"):
+        if operation.get("parameters") and path not in (
+            "/api/docs",
+            "/api/docs/{asset}",
+            "/api/openapi.json",
+        ):
             assert "400" in operation["responses"], f"{method} {path}"
 
 
@@ -250,14 +256,43 @@ def test_public_docs_embed_the_document_in_swagger_ui(monkeypatch: pytest.Monkey
     headers = reply["multiValueHeaders"]
     assert headers["Content-Type"] == ["text/html; charset=utf-8"]
     html = reply["body"]
-    assert f'src="{app.SWAGGER_UI}/swagger-ui-bundle.js" integrity="{app.SWAGGER_UI_JS_SRI}"' in html
-    assert f'href="{app.SWAGGER_UI}/swagger-ui.css" integrity="{app.SWAGGER_UI_CSS_SRI}"' in html
-    assert "@5.35.0" in app.SWAGGER_UI
+    ui = "https://localhost/local/api/docs"  # served by this stack, under the stage's base path
+    assert f'src="{ui}/swagger-ui-bundle.js" integrity="{app.SWAGGER_UI_JS_SRI}"' in html
+    assert f'href="{ui}/swagger-ui.css" integrity="{app.SWAGGER_UI_CSS_SRI}"' in html
+    assert "jsdelivr" not in html
     config = _page_config(html)
     assert config["spec"]["info"]["title"] == "Cost & Metrics API"
     assert config["scheme"] in config["spec"]["components"]["securitySchemes"]
     assert config["specUrl"].endswith("/api/openapi.json")
-    assert "script-src https://cdn.jsdelivr.net 'sha256-" in headers["Content-Security-Policy"][0]
+    policy = headers["Content-Security-Policy"][0]
+    assert "script-src 'self' 'sha256-" in policy
+    assert "https:" not in policy
+
+
+@pytest.mark.parametrize("asset", ["swagger-ui-bundle.js", "swagger-ui.css"])
+def test_swagger_uis_files_are_served_by_the_stack_and_match_their_sri_hashes(
+    monkeypatch: pytest.MonkeyPatch, asset: str
+) -> None:
+    from functions.docs import app
+    from functions.docs.app import lambda_handler
+
+    monkeypatch.setenv("DOCS_ACCESS", "public")
+    event = rest_event(
+        "GET", f"/api/docs/{asset}", resource="/api/docs/{asset}", path_parameters={"asset": asset}
+    )
+    reply = lambda_handler(event, LambdaContext.named("DocsFunction"))
+    assert reply["statusCode"] == 200
+    content_type, sri = app.SWAGGER_UI_ASSETS[asset]
+    assert reply["multiValueHeaders"]["Content-Type"] == [content_type]
+    algorithm, expected = sri.split("-", 1)
+    assert algorithm == "sha384"
+    assert base64.b64encode(hashlib.sha384(reply["body"].encode()).digest()).decode() == expected
+    # The vendored package keeps its licence beside it
+    assert "Apache License" in (app.SWAGGER_UI_DIR / "LICENSE").read_text()
+    missing = rest_event(
+        "GET", "/api/docs/secrets.txt", resource="/api/docs/{asset}", path_parameters={"asset": "secrets.txt"}
+    )
+    assert lambda_handler(missing, LambdaContext.named("DocsFunction"))["statusCode"] == 404
 
 
 def test_authenticated_docs_ask_for_a_token_before_loading_the_document(
