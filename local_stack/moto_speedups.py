@@ -5,6 +5,9 @@ what the service sees:
   `len(records)` before the record is appended, so two writes from two threads (ingestion writes with 16)
   could get the same sequence number, and a conditional put could pass its check twice. Every request to
   moto is served under one lock, as one step (which also gives local_stack.persistence one order).
+- moto's item dict sums the whole item's size at every attribute it sets (quadratic per item), and its
+  request dispatch lists the handler class's methods with inspect at every request: a new item's size is
+  checked once (the same limit, the same error), and the method names are memoized per class.
 - An update expression is re-parsed and run through ten validating passes per item (about 10 ms for the
   rollups' 25-clause updates). The parser's result is memoized by expression (moto copies it before use),
   and the plain `ADD #n :v` / `SET #n = :v` / `SET #n = if_not_exists(#n, :v)` updates that the rollups
@@ -110,6 +113,8 @@ def install() -> None:
     _direct_counter_updates()
     _index_partitions()
     _serialize_requests()
+    _item_size_checked_once()
+    _memoize_method_names()
     _installed = True
 
 
@@ -501,3 +506,39 @@ def _direct_counter_updates() -> None:
         return item
 
     setattr(backend, "update_item", update_item)  # noqa: B010
+
+
+# --- Items and dispatch ----------------------------------------------------------------------------------
+
+
+def _item_size_checked_once() -> None:
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    def __init__(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        values = {key: DynamoType(value) for key, value in attrs.items()}
+        # What LimitedSizeDict checks attribute by attribute; sizes only grow, so the whole item once.
+        if sum(bytesize(key) + value.size() for key, value in values.items()) > _MOTO_ITEM_LIMIT:
+            raise ItemSizeTooLarge
+        self.attrs = LimitedSizeDict()
+        dict.update(self.attrs, values)
+
+    setattr(Item, "__init__", __init__)  # noqa: B010
+
+
+def _memoize_method_names() -> None:
+    from moto.core import responses
+
+    original = responses.method_names_from_class
+    found: dict[type, list[str]] = {}
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        names = found.get(clazz)
+        if names is None:
+            names = found[clazz] = original(clazz)
+        return names
+
+    setattr(responses, "method_names_from_class", method_names_from_class)  # noqa: B010

@@ -3,6 +3,9 @@
 1. DynamoDB writes of the rollup function for one stream batch of 100 events over 5 agents and 2 models.
 2. DynamoDB requests and items read per read endpoint with 1,000 and with 100,000 events in the month.
 3. Cold-start import time of each handler module under Python 3.13, as a ratio to `import boto3`.
+4. The local stack (`make local`): ready time with the demo data (first start, and a restart that finds its
+   data), ingestion rate through the API, how far the rollups trail the ingestion (p95, from an event's
+   acceptance to the counters that include it), and the first SIEM feed poll without `since`.
 """
 
 from __future__ import annotations
@@ -264,8 +267,140 @@ def bench_imports(repeats: int = 7) -> None:
         )
 
 
+# --- 4. The local stack ---------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _start_stack(state: Any) -> tuple[subprocess.Popen[bytes], float, dict[str, Any]]:
+    """`python -m local_stack` with the demo data in `state`: the process, seconds until ready, outputs."""
+    import json
+
+    env = {
+        **os.environ,
+        "COSTMETRICS_STATE_DIR": str(state),
+        "COSTMETRICS_MOTO_PORT": str(_free_port()),
+        "COSTMETRICS_API_PORT": str(_free_port()),
+        "COSTMETRICS_ALERT_INTERVAL": "3600",
+    }
+    started = time.monotonic()
+    with (state / "stack.log").open("a") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local_stack"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    outputs = state / "outputs.json"
+    while not outputs.exists():
+        if process.poll() is not None:
+            raise RuntimeError((state / "stack.log").read_text())
+        time.sleep(0.1)
+    return process, time.monotonic() - started, json.loads(outputs.read_text())
+
+
+def _stop_stack(process: subprocess.Popen[bytes]) -> None:
+    import signal
+
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=120)
+
+
+def bench_local_stack(events: int = 3000) -> None:
+    import json
+    import tempfile
+    import threading
+    import urllib.request
+    from pathlib import Path
+
+    from tests.datasets import make_events
+
+    def call(outputs: dict[str, Any], token: str, method: str, path: str, body: Any = None) -> Any:
+        request = urllib.request.Request(
+            outputs["ApiUrl"] + path,
+            data=json.dumps(body).encode() if body is not None else None,
+            method=method,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(request, timeout=300) as reply:
+            return json.loads(reply.read())
+
+    def token(state: Path, username: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "local_stack.token", username],
+            cwd=ROOT, env={**os.environ, "COSTMETRICS_STATE_DIR": str(state)},
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    print("4. The local stack (make local), on this machine")
+    with tempfile.TemporaryDirectory(prefix="bench-stack-") as directory:
+        state = Path(directory)
+        process, first, outputs = _start_stack(state)
+        demo = outputs["Demo"]["events"]
+        print(f"   ready with the demo data ({demo:,} events), first start: {first:6.1f} s (goal ≤ 30 s)")
+        _stop_stack(process)
+        process, again, outputs = _start_stack(state)
+        print(f"   ready again, its data restored:                {again:6.1f} s")
+        try:
+            admin = token(state, "demo@example.com")
+            # The first SIEM poll without `since` walks the retention period from its start.
+            started = time.monotonic()
+            call(outputs, admin, "GET", "/api/activity/feed?limit=100")
+            poll = time.monotonic() - started
+            print(f"   first /api/activity/feed poll without since: {poll:6.2f} s (goal ≤ 1 s)")
+            # Ingestion as fast as one client sends batches of 100, while a reader watches the counters.
+            now = datetime.now(UTC)
+            sent = make_events(events, start=now - timedelta(days=2), end=now - timedelta(minutes=1), seed=9)
+            accepted: list[tuple[float, int]] = []  # (when, events accepted so far)
+            counted: list[tuple[float, int]] = []  # (when, events the month's counters include)
+            base = call(outputs, admin, "GET", "/api/agents/workforce/trends?months=2")["trends"]
+            before = sum(row["events"] for row in base)
+            done = threading.Event()
+
+            def watch() -> None:
+                while not done.is_set() or not counted or counted[-1][1] < events:
+                    rows = call(outputs, admin, "GET", "/api/agents/workforce/trends?months=2")["trends"]
+                    counted.append((time.monotonic(), sum(row["events"] for row in rows) - before))
+                    time.sleep(0.2)
+
+            for agent in AGENTS:
+                call(outputs, admin, "PUT", f"/api/agents/bench-{agent['id']}", {"name": agent["name"]})
+            sent = [{**e, "agentId": f"bench-{e['agentId']}"} for e in sent]
+            watcher = threading.Thread(target=watch, daemon=True)
+            watcher.start()
+            started = time.monotonic()
+            for offset in range(0, events, 100):
+                reply = call(outputs, admin, "POST", "/api/activity", {"events": sent[offset : offset + 100]})
+                accepted.append((time.monotonic(), offset + reply["accepted"]))
+            elapsed = time.monotonic() - started
+            done.set()
+            watcher.join(timeout=600)
+            print(
+                f"   ingest {events:,} events through the API: {events / elapsed:6.0f} events/s (goal ≥ 200)"
+            )
+            lags = []
+            for when, total in accepted:
+                seen = next((at for at, count in counted if count >= total), None)
+                if seen is not None:
+                    lags.append(max(0.0, seen - when))
+            lags.sort()
+            p95 = lags[int(len(lags) * 0.95) - 1] if lags else float("nan")
+            print(f"   rollups behind the ingestion, p95:             {p95:6.1f} s (goal ≤ 5 s)")
+        finally:
+            _stop_stack(process)
+
+
 def main() -> None:
     quick = "--quick" in sys.argv  # skips the 100,000-event load (about 4 minutes)
+    if "--local-stack" in sys.argv:  # only section 4
+        bench_local_stack()
+        return
     from tests.conftest import _emulated_stack
     from tests.harness import Api
     from tests.integration.rollup_support import register_agents
@@ -281,6 +416,7 @@ def main() -> None:
         QUICK = quick
         bench_reads(api.get)
     bench_imports()
+    bench_local_stack()
 
 
 if __name__ == "__main__":
