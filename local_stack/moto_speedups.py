@@ -530,9 +530,9 @@ def _item_size_checked_once() -> None:
 
 
 def _memoize_method_names() -> None:
-    from moto.core import responses
+    from moto.core import responses, utils
 
-    original = responses.method_names_from_class
+    original = utils.method_names_from_class
     found: dict[type, list[str]] = {}
 
     def method_names_from_class(clazz: Any) -> list[str]:
