@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 sys.path[:0] = [str(__import__("pathlib").Path(__file__).resolve().parents[1] / "layers/common")]
@@ -267,6 +268,70 @@ def bench_imports(repeats: int = 7) -> None:
         )
 
 
+# --- 5. Capacity per event --------------------------------------------------------------------------------
+
+
+def _kind(table: str, item: Any) -> str:
+    """What a write is, for the capacity bench: the event, an index entry, a marker, a counter."""
+    if "events" in table:
+        return "event"
+    if "rollups" in table:
+        pk = item.get("pk", {}).get("S", "") if isinstance(item, dict) else ""
+        return "marker" if "#E#" in pk else "counter"
+    return table.rsplit("-", 1)[-1]
+
+
+def bench_capacity() -> None:
+    """WRU per event, ingestion (the event and its index entries) and rollups (markers and counters), for 100
+    events of one hour delivered in stream batches of 1, 10 and 100, and for a backfill over 30 days."""
+    from tests.capacity import WRITE_PRICE, metering
+    from tests.conftest import _emulated_stack
+    from tests.harness import Api, Stream
+    from tests.integration.rollup_support import ingest, register_agents
+
+    print("5. Write capacity per event (DynamoDB's rules; on-demand list price $0.625 per million WRU)")
+    print(
+        f"   {'scenario':40} {'ingest':>7} {'indexes':>8} {'markers':>8} {'counters':>9} {'total':>7}"
+        f" {'$/M events':>11}"
+    )
+    now = datetime.now(UTC)
+    last_hour = now - timedelta(minutes=59)
+    scenarios = [
+        ("100 events of the last hour, batch 100", 100, last_hour, 100),
+        ("100 events of the last hour, batch 10", 100, last_hour, 10),
+        ("100 events of the last hour, batch 1", 100, last_hour, 1),
+        ("backfill: 100 over 30 days, batch 100", 100, now - timedelta(days=30), 100),
+    ]
+    from tests.datasets import make_events
+
+    for title, count, start, batch in scenarios:
+        with _emulated_stack() as stack:
+            api = Api(WORKSPACE)
+            register_agents(api, AGENTS)
+            events = make_events(
+                count,
+                start=start,
+                end=max(start + timedelta(minutes=59), now - timedelta(minutes=1))
+                if batch != 100 or "backfill" not in title
+                else now - timedelta(minutes=1),
+                seed=3,
+            )
+            with metering(_kind) as ingested:
+                ingest(api, events)
+            stream = Stream(stack)
+            with metering(_kind) as rolled:
+                stream.drain(batch_size=batch)
+            index = sum(v for k, v in ingested.wru.items() if "/" in k)
+            parts = [ingested.wru["event"], index, rolled.wru["marker"], rolled.wru["counter"]]
+            total = sum(parts)
+            per = [part / count for part in parts]
+            dollars = Decimal(str(total / count)) * WRITE_PRICE
+            print(
+                f"   {title:40} {per[0]:7.2f} {per[1]:8.2f} {per[2]:8.2f} {per[3]:9.2f} "
+                f"{total / count:7.2f} {dollars:11.2f}"
+            )
+
+
 # --- 4. The local stack ---------------------------------------------------------------------------------
 
 
@@ -400,6 +465,9 @@ def main() -> None:
     quick = "--quick" in sys.argv  # skips the 100,000-event load (about 4 minutes)
     if "--local-stack" in sys.argv:  # only section 4
         bench_local_stack()
+        return
+    if "--capacity" in sys.argv:  # only section 5
+        bench_capacity()
         return
     from tests.conftest import _emulated_stack
     from tests.harness import Api
