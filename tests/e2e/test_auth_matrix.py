@@ -272,6 +272,7 @@ BODIES: dict[tuple[str, str], Callable[[str], Any]] = {
 PATH_VALUES: dict[str, Callable[[str], str]] = {
     "agentId": lambda credential: "probe",
     "modelId": lambda credential: f"mx-{_slug(credential)}",
+    "asset": lambda credential: "console.js",  # the web console's script: public, no workspace data
 }
 
 
@@ -300,7 +301,12 @@ def test_every_route_of_the_template_is_in_the_matrix() -> None:
     assert len({(r.method, r.path) for r in ROUTES}) == len(ROUTES)
     public = {(r.method, r.path) for r in ROUTES if not r.authorized}
     assert ("GET", "/api/health") in public
-    assert public <= {("GET", "/api/health"), ("GET", "/api/docs")}, f"new public routes: {public}"
+    assert public <= {
+        ("GET", "/api/health"),
+        ("GET", "/api/docs"),
+        ("GET", "/console"),
+        ("GET", "/console/{asset}"),
+    }, f"new public routes: {public}"
     for route in ROUTES:
         request_for(route, "admin")
     assert set(POLICY) <= {(r.method, r.path) for r in ROUTES}, "POLICY names a route the template lacks"
