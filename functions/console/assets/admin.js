@@ -259,12 +259,13 @@ export async function render(view, params, ctx) {
       }),
     );
   drawPrices();
-  const pricesSection = section("Prices", pricesTable);
+  const pricesProblem = h("div", {});
+  const pricesSection = section("Prices", pricesProblem, pricesTable);
   if (admin) {
     pricesSection.append(
       h("h3", {}, "Set a workspace price"),
       priceForm(models, async () => {
-        const fresh = await attempt(pricesTable, () => get("/api/cost-analysis/pricing"));
+        const fresh = await attempt(pricesProblem, () => get("/api/cost-analysis/pricing"));
         if (fresh) {
           models.splice(0, models.length, ...fresh.models);
           drawPrices();

@@ -83,6 +83,7 @@ async function render(focus) {
   showShell(user);
   const view = byId("view");
   if (!user.canRead) {
+    view.dataset.rendered = String(++rendering);
     view.replaceChildren(
       h("h1", { tabindex: "-1" }, "Nothing to show"),
       h(
@@ -116,7 +117,10 @@ async function render(focus) {
     }
     view.replaceChildren(h("div", { class: "view", dataset: { view: name } }, h("h1", { tabindex: "-1" }, module.title), problem(error)));
   } finally {
-    if (ticket === rendering) view.removeAttribute("aria-busy");
+    if (ticket === rendering) {
+      view.removeAttribute("aria-busy");
+      view.dataset.rendered = String(ticket);
+    }
   }
   document.title = `${module.title} · Cost & Metrics console`;
   if (focus) view.querySelector("h1")?.focus();
