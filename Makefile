@@ -17,11 +17,14 @@ PYTEST_ARGS ?=
 # `make test SEED=random` a new one each run (pytest prints the seed it used).
 SEED ?= 12
 RANDOM_ORDER := $(if $(filter random,$(SEED)),,--randomly-seed=$(SEED))
+# The web console's browser tests and `make screenshots` drive Debian's chromium (never a browser Playwright
+# downloads): `make browser` installs it with apt-get when it is missing and make runs as root.
+CHROMIUM ?= /usr/bin/chromium
 # checkov pins an older boto3 than the dev tools, so it lives in its own venv (pin: pyproject's `checkov`).
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help venv local local-reset sam-build sam-image sam-invoke sam-api sam-local sam-local-test test unit lint format build validate checkov openapi invoke bench soak deploy clean
+.PHONY: help venv local local-reset sam-build sam-image sam-invoke sam-api sam-local sam-local-test test unit lint format build validate checkov openapi invoke bench soak deploy clean browser screenshots
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -41,8 +44,21 @@ local: $(STAMP) ## Run the whole service locally (moto + API + stream poller + s
 local-reset: $(STAMP) ## Like `make local`, but wipe the stack's data first (a new, empty stack with fresh demo data)
 	COSTMETRICS_RESET=1 $(PY) -m local_stack
 
-test: $(STAMP) lint ## Install what is needed, lint, and run the whole test suite (shuffled, SEED=12)
-	$(PY) -m pytest -n 2 --dist loadfile --durations=15 -m "not sam" $(RANDOM_ORDER) $(PYTEST_ARGS)
+test: $(STAMP) lint browser ## Install what is needed, lint, and run the whole test suite (shuffled, SEED=12)
+	COSTMETRICS_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -n 2 --dist loadfile --durations=15 -m "not sam" $(RANDOM_ORDER) $(PYTEST_ARGS)
+
+browser: ## Debian's chromium for the console's browser tests (apt-get install, as root, when missing)
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the console's browser tests"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+			|| echo "apt-get could not install chromium: the browser tests will be skipped" >&2; \
+	else \
+		echo "$(CHROMIUM) is missing and only root can install it (apt-get install chromium): the browser tests will be skipped" >&2; \
+	fi
+
+screenshots: $(STAMP) browser ## Screenshots of the console's views (laptop and phone) into the state dir's screenshots/
+	COSTMETRICS_CHROMIUM=$(CHROMIUM) $(PY) -m local_stack.screenshots
 
 unit: $(STAMP) ## Unit tests only (no AWS emulation)
 	$(PY) -m pytest tests/unit $(RANDOM_ORDER) $(PYTEST_ARGS)

@@ -280,6 +280,23 @@ FILES: dict[str, tuple[str, str, Callable[[], dict[str, Any]]]] = {
         "GET /api/openapi.json (the OpenAPI document)",
         _api("GET", "/api/openapi.json", "/api/openapi.json", claims=VIEWER),
     ),
+    "console-get.json": (
+        "ConsoleFunction",
+        "GET /console (the web console's page), no token",
+        _api("GET", "/console", "/console", claims=None, headers={"Accept": "text/html"}),
+    ),
+    "console-asset.json": (
+        "ConsoleFunction",
+        "GET /console/console.js (a file of the console), no token",
+        _api(
+            "GET",
+            "/console/console.js",
+            "/console/{asset}",
+            claims=None,
+            path_parameters={"asset": "console.js"},
+            headers={"Accept": "*/*"},
+        ),
+    ),
     "rollup-stream-batch.json": (
         "RollupFunction",
         "a stream batch: 3 INSERTs of workspace ws-sample, 1 TTL expiry",

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     point_sdk_at(outputs["AwsEndpointUrl"])
     stack = Stack({name: value for name, value in outputs.items() if isinstance(value, str)})
-    apply_function_environment(stack.refs(), stack.environment())
+    apply_function_environment(stack.refs(), stack.environment(outputs["AwsEndpointUrl"]))
     add_code_paths()
     try:
         # Like sam local invoke: the function's logs on stderr, only its result on stdout.

@@ -35,9 +35,10 @@ TITLE = "Cost & Metrics API"
 DESCRIPTION = (
     "What a fleet of AI agents costs (by provider, model and agent), whether each agent stays within "
     "its monthly budget, the fleet's ROI against human labour, and what every agent did.\n\n"
-    "Every route but /api/health and /api/docs needs a Cognito ID token of the stack's user pool in "
-    "`Authorization: Bearer <IdToken>`; the workspace comes from its `custom:workspace_id` claim and the "
-    "caller's rights from its group (admin, viewer or ingest). Errors are JSON: "
+    "Every route but /api/health, /api/docs and the console's (/console...) needs a Cognito ID token "
+    "of the stack's user pool in `Authorization: Bearer <IdToken>`; the workspace comes from its "
+    "`custom:workspace_id` claim and the caller's rights from its group (admin, viewer or ingest). "
+    "Errors are JSON: "
     '`{"error": "<code>", "message": "<what is wrong>", "details": [...]}`. Money is in USD, rounded '
     "half-up to 2 places; months are UTC, `YYYY-MM`."
 )
@@ -58,6 +59,7 @@ TAGS = [
     {"name": "Agents", "description": "The agent registry"},
     {"name": "Health", "description": "Liveness"},
     {"name": "Documentation", "description": "This document and Swagger UI"},
+    {"name": "Console", "description": "The web console: a page that signs in and calls this API"},
 ]
 LOCAL_SERVER = {"url": "http://127.0.0.1:3000", "description": "make local (the served copy names its own)"}
 REF = "#/components/schemas/"

@@ -3,10 +3,16 @@ only while the stack is up and ready, so the tools that read it can tell whether
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,3 +68,35 @@ def read_outputs(state_dir: Path) -> dict[str, Any]:
             f"{endpoint or 'its endpoint'}): start it with `make local`"
         )
     return outputs
+
+
+@contextlib.contextmanager
+def started_stack(
+    state_dir: Path, env: Mapping[str, str], log: Path, timeout: float = 180
+) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, Any]]]:
+    """`python -m local_stack` on `state_dir` (whose COSTMETRICS_STATE_DIR `env` must name), its output in
+    `log`; yields the process and its outputs once ready, and stops it (SIGTERM, then SIGKILL) afterwards."""
+    from local_stack.template import ROOT
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as stream:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local_stack"], cwd=ROOT, env=dict(env), stdout=stream,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(StackNotRunning):
+                outputs = read_outputs(state_dir)
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the local stack did not start:\n{log.read_text()}")
+            time.sleep(0.5)
+        yield process, outputs
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -22,8 +22,9 @@ class Stack:
 
     outputs: dict[str, str] = field(default_factory=dict)
 
-    def environment(self) -> dict[str, str]:
-        """The function environment variables the template's Globals would set."""
+    def environment(self, endpoint_url: str | None = None) -> dict[str, str]:
+        """The function environment variables the template's Globals would set; with the emulator's
+        `endpoint_url`, the Cognito endpoint a browser signs in at (the console's) is the emulator's."""
         names = {
             "AgentsTable": "AgentsTableName",
             "PricingTable": "PricingTableName",
@@ -33,6 +34,8 @@ class Stack:
         env = {var: self.outputs[names[logical]] for logical, var in TABLE_ENV.items()}
         env["ALERT_TOPIC_ARN"] = self.outputs["BudgetAlertTopicArn"]
         env["CURSOR_SECRET_ARN"] = self.outputs["CursorSecretArn"]
+        if endpoint_url:
+            env["COGNITO_ENDPOINT"] = endpoint_url
         return env
 
     def refs(self) -> dict[str, str]:

@@ -90,6 +90,7 @@ def banner(settings: LocalSettings, outputs: dict[str, Any], seconds: float) -> 
         f"Cost & Metrics API: local stack ready in {seconds:.1f} s",
         f"  API           {outputs['ApiUrl']}   (no token needed for GET /api/health)",
         f"  API docs      {outputs['ApiUrl']}/api/docs   (Swagger UI; the document: /api/openapi.json)",
+        f"  Console       {outputs['ConsoleUrl']}   (sign in with a user of the pool, e.g. a demo user)",
         f"  AWS endpoint  {outputs['AwsEndpointUrl']}   (moto; region {outputs['Region']}, keys 'testing')",
         f"  Outputs       {_shown(state / 'outputs.json')}",
         f"  Function logs {_shown(state / 'logs')}/<LogicalId>.log",
@@ -272,9 +273,10 @@ def _serve(settings: LocalSettings, output: Any, started: float, stoppers: list[
     snapshots = Snapshots(store)
     snapshots.start()
     stoppers.append(snapshots.stop)
-    apply_function_environment(stack.refs(), stack.environment())
+    environment = stack.environment(settings.endpoint_url)
+    apply_function_environment(stack.refs(), environment)
     # `sam local invoke -n <this file>`: the same stack, from SAM's containers.
-    sam_env = sam_env_vars(stack.refs(), stack.environment(), settings.container_endpoint_url)
+    sam_env = sam_env_vars(stack.refs(), environment, settings.container_endpoint_url)
     _save_json(settings.state_dir / SAM_ENV_FILE, sam_env)
 
     from costmetrics import aws
@@ -285,6 +287,7 @@ def _serve(settings: LocalSettings, output: Any, started: float, stoppers: list[
     seed_global_catalog(global_catalog())
     outputs: dict[str, Any] = {
         "ApiUrl": settings.api_url,
+        "ConsoleUrl": f"{settings.api_url}/console",
         "AwsEndpointUrl": settings.endpoint_url,
         **stack.outputs,
     }

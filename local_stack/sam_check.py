@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from local_stack.event_files import EVENTS_DIR, FILES
+from local_stack.outputs import started_stack
 from local_stack.template import ROOT
 
 BASE_IMAGE_TOOL = ROOT.parent / "shared" / "tools" / "lambda-base-image"
@@ -132,28 +133,10 @@ def local_stack(state_dir: Path) -> Iterator[LocalStack]:
         "COSTMETRICS_LISTEN": "all",
         "COSTMETRICS_ALERT_INTERVAL": "3600",
     }
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with (state_dir / "stack.log").open("a") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local_stack"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    stack = LocalStack(state_dir, process)
-    try:
-        outputs = state_dir / "outputs.json"
-        deadline = time.monotonic() + 180
-        while not outputs.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the local stack did not start:\n{(state_dir / 'stack.log').read_text()}")
-            time.sleep(0.5)
-        stack.outputs = json.loads(outputs.read_text())
+    with started_stack(state_dir, env, state_dir / "stack.log") as (process, outputs):
+        stack = LocalStack(state_dir, process)
+        stack.outputs = outputs
         yield stack
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def http(method: str, url: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:

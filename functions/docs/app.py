@@ -17,7 +17,6 @@ import copy
 import hashlib
 import json
 import os
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from costmetrics.api import create_app, lambda_entry, openapi_responses
 from costmetrics.config import settings
 from costmetrics.errors import NotFound, Unauthorized
+from costmetrics.pages import base_url, page_headers, script_json
 
 app = create_app()
 TAGS = ["Documentation"]
@@ -53,9 +53,6 @@ SWAGGER_UI_ASSETS = {
 SWAGGER_UI_CSS_SRI = SWAGGER_UI_ASSETS["swagger-ui.css"][1]
 SWAGGER_UI_JS_SRI = SWAGGER_UI_ASSETS["swagger-ui-bundle.js"][1]
 
-_HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$")
-_PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)*$")
-
 
 def access() -> str:
     """DOCS_ACCESS; an unknown value counts as off."""
@@ -69,24 +66,10 @@ def committed_spec() -> dict[str, Any]:
     return document
 
 
-def base_url() -> str:
-    """The URL this request was sent to, up to the API's root: scheme, host, then the stage or the custom
-    domain's base path (what requestContext.path has before the resource path)."""
-    event = app.current_event
-    headers = {name.lower(): value for name, value in (event.headers or {}).items()}
-    host = headers.get("host") or ""
-    host = host if _HOST.match(host) else "localhost"
-    scheme = headers.get("x-forwarded-proto") or "https"
-    scheme = scheme if scheme in ("http", "https") else "https"
-    full, path = event.request_context.path or "", event.path
-    prefix = full[: -len(path)] if path and full.endswith(path) else ""
-    return f"{scheme}://{host}{prefix if _PREFIX.match(prefix) else ''}"
-
-
 def served_spec() -> dict[str, Any]:
     """The committed document, its servers set to where this request came in."""
     document = copy.copy(committed_spec())
-    document["servers"] = [{"url": base_url(), "description": f"this API ({settings().stage})"}]
+    document["servers"] = [{"url": base_url(app), "description": f"this API ({settings().stage})"}]
     return document
 
 
@@ -223,23 +206,17 @@ that initiate-auth returns) to load it; it is kept in this page only.</p>
 """
 
 
-def _script_json(value: Any) -> str:
-    """JSON that is safe inside a <script> element: no '<', '>' or '&' left to end it early."""
-    text = json.dumps(value, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
 def swagger_page() -> str:
     config = {
         "scheme": SECURITY_SCHEME,
-        "specUrl": f"{base_url()}/api/openapi.json",
+        "specUrl": f"{base_url(app)}/api/openapi.json",
         "spec": served_spec() if access() == "public" else None,
     }
     return _PAGE.format(
-        ui=f"{base_url()}/api/docs",
+        ui=f"{base_url(app)}/api/docs",
         css_sri=SWAGGER_UI_CSS_SRI,
         js_sri=SWAGGER_UI_JS_SRI,
-        config=_script_json(config),
+        config=script_json(config),
         init=_INIT_SCRIPT,
     )
 
@@ -256,12 +233,7 @@ def get_docs() -> Response[str]:
         status_code=200,
         content_type="text/html; charset=utf-8",
         body=swagger_page(),
-        headers={
-            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
-            "Cache-Control": "no-cache",
-        },
+        headers=page_headers(CONTENT_SECURITY_POLICY),
     )
 
 

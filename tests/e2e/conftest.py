@@ -20,9 +20,11 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from local_stack.browser import BrowserMissing, chromium_path, launch
 from tests.e2e.support import ROOT, RunningStack
 
 READY_TIMEOUT_SECONDS = 120
@@ -158,3 +160,18 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack
             process.kill()
             process.wait()
             pytest.fail(f"the local stack took over {STOP_TIMEOUT_SECONDS} s to exit after SIGTERM")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium from the system (local_stack.browser); without it the test is skipped, saying why."""
+    try:
+        chromium_path()
+    except BrowserMissing as error:
+        pytest.skip(str(error))
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()

@@ -157,6 +157,11 @@ class RunningStack:
     def new_user(self, workspace_id: str | None, group: str | None = "admin") -> str:
         """A new user of `workspace_id` in `group`, created as an administrator does; returns its ID token.
         None leaves the user without the workspace attribute, or in no group."""
+        return self.new_login(workspace_id, group)[1]
+
+    def new_login(self, workspace_id: str | None, group: str | None = "admin") -> tuple[str, str]:
+        """Like new_user, for a user that also signs in by name: returns (username, ID token); the
+        password is PASSWORD."""
         cognito = self.client("cognito-idp")
         pool = self.outputs["UserPoolId"]
         username = f"{group}-{uuid.uuid4().hex[:8]}@{workspace_id or 'nowhere'}.example.com"
@@ -167,7 +172,7 @@ class RunningStack:
         cognito.admin_set_user_password(UserPoolId=pool, Username=username, Password=PASSWORD, Permanent=True)
         if group is not None:
             cognito.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=group)
-        return self.sign_in(username, PASSWORD)
+        return username, self.sign_in(username, PASSWORD)
 
     def demo_password(self, username: str) -> str:
         users = self.outputs["Demo"]["users"]

@@ -271,9 +271,10 @@ BODIES: dict[tuple[str, str], Callable[[str], Any]] = {
 # Path parameters: one agent of the workspace; a model named after the caller (see BODIES).
 PATH_VALUES: dict[str, Callable[[str], str]] = {
     "agentId": lambda credential: "probe",
-    "asset": lambda credential: "swagger-ui.css",
     "modelId": lambda credential: f"mx-{_slug(credential)}",
 }
+# Public files, by route: Swagger UI's style sheet and the web console's script (no workspace data).
+ASSETS = {"/api/docs/{asset}": "swagger-ui.css", "/console/{asset}": "console.js"}
 
 
 def _yesterday() -> str:
@@ -286,8 +287,8 @@ QUERIES = {"/api/activity/feed": f"?since={_yesterday()}"}
 
 def request_for(route: Route, credential: str) -> tuple[str, Any]:
     """The path and body `route` is called with; a route the matrix cannot call fails, it is never skipped."""
-    path = route.path
-    for name in [part[1:-1] for part in route.path.split("/") if part.startswith("{")]:
+    path = route.path.replace("{asset}", ASSETS.get(route.path, "{asset}"))
+    for name in [part[1:-1] for part in path.split("/") if part.startswith("{")]:
         assert name in PATH_VALUES, f"{route.method} {route.path}: add a value for {{{name}}} to PATH_VALUES"
         path = path.replace(f"{{{name}}}", PATH_VALUES[name](credential))
     if route.method == "GET":
@@ -301,9 +302,13 @@ def test_every_route_of_the_template_is_in_the_matrix() -> None:
     assert len({(r.method, r.path) for r in ROUTES}) == len(ROUTES)
     public = {(r.method, r.path) for r in ROUTES if not r.authorized}
     assert ("GET", "/api/health") in public
-    assert public <= {("GET", "/api/health"), ("GET", "/api/docs"), ("GET", "/api/docs/{asset}")}, (
-        f"new public routes: {public}"
-    )
+    assert public <= {
+        ("GET", "/api/health"),
+        ("GET", "/api/docs"),
+        ("GET", "/api/docs/{asset}"),
+        ("GET", "/console"),
+        ("GET", "/console/{asset}"),
+    }, f"new public routes: {public}"
     for route in ROUTES:
         request_for(route, "admin")
     assert set(POLICY) <= {(r.method, r.path) for r in ROUTES}, "POLICY names a route the template lacks"

@@ -84,7 +84,13 @@ def test_the_cognito_bearer_scheme_guards_exactly_the_authorized_routes(spec: di
             assert operation["security"] == [], f"{method} {path} is open at API Gateway"
             assert "401" not in operation["responses"], f"{method} {path}"
     open_routes = {(m, p) for (m, p), needs_token in authorized.items() if not needs_token}
-    assert open_routes == {("GET", "/api/health"), ("GET", "/api/docs"), ("GET", "/api/docs/{asset}")}
+    assert open_routes == {
+        ("GET", "/api/health"),
+        ("GET", "/api/docs"),
+        ("GET", "/api/docs/{asset}"),
+        ("GET", "/console"),
+        ("GET", "/console/{asset}"),
+    }
 
 
 # --- Errors and bodies --------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = resources("AWS::Serverless::Function")
 
 # The exact permissions of each function's role, as (action, resource) with the resource named by its
-# logical id. A function absent from this table must have no permissions of its own (health, docs).
+# logical id. A function absent from this table must have no permissions of its own (health, docs,
+# console).
 EXPECTED_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     "ActivityFunction": {
         ("dynamodb:PutItem", "EventsTable"),  # ingestion: conditional put per event (idempotent on id)
@@ -192,7 +193,7 @@ def test_rollup_counters_are_updated_by_the_rollup_function_alone() -> None:
 
 
 def test_read_only_functions_have_no_write_of_any_kind() -> None:
-    read_only = {"HealthFunction", "WorkforceFunction", "DocsFunction"} & set(FUNCTIONS)
+    read_only = {"HealthFunction", "WorkforceFunction", "DocsFunction", "ConsoleFunction"} & set(FUNCTIONS)
     verbs = ("Put", "Update", "Delete", "Write", "Publish", "Send", "Create")
     for function in read_only:
         writes = {a for a, _ in permissions(function) if any(v in a.split(":")[1] for v in verbs)}

@@ -19,6 +19,11 @@ class Settings(BaseModel):
     event_retention_days: int = Field(default=400, ge=1)
     # Lambda has no writable config beyond env vars; an endpoint override serves the local stack and moto.
     aws_endpoint_url: str | None = None
+    # The web console's sign-in (ConsoleFunction only): the user pool, its app client, and the Cognito
+    # endpoint a browser calls (the region's cognito-idp; the local stack's moto server).
+    user_pool_id: str = ""
+    user_pool_client_id: str = ""
+    cognito_endpoint: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -34,6 +39,9 @@ class Settings(BaseModel):
             "alert_topic_arn": "ALERT_TOPIC_ARN",
             "event_retention_days": "EVENT_RETENTION_DAYS",
             "aws_endpoint_url": "AWS_ENDPOINT_URL",
+            "user_pool_id": "USER_POOL_ID",
+            "user_pool_client_id": "USER_POOL_CLIENT_ID",
+            "cognito_endpoint": "COGNITO_ENDPOINT",
         }.items():
             if env.get(var):
                 values[field] = env[var]
