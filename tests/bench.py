@@ -161,6 +161,41 @@ def bench_rollup_batch() -> None:
     )
 
 
+def bench_planning(sizes: tuple[int, ...] = (100, 1_600, 6_400, 10_000)) -> None:
+    """plan_chunks on batches far larger than the template's BatchSize (100): 50 agents, 3 models, a day."""
+    from costmetrics.catalog import global_catalog
+    from costmetrics.events import StoredEvent
+    from costmetrics.rollups import Contribution, contributions, plan_chunks
+
+    price = next(v for v in global_catalog() if v.model_id == "claude-haiku-3.5")
+    start = datetime(2026, 3, 10, tzinfo=UTC)
+    print("1b. Planning a stream batch into transactions (plan_chunks), by records in the batch")
+    for size in sizes:
+        entries = []
+        for n in range(size):
+            event = StoredEvent(
+                workspace_id=WORKSPACE,
+                id=f"p{n}",
+                agent_id=f"agent-{n % 50}",
+                event_type="model_invocation",
+                created_at=start + timedelta(seconds=n * 86_400 // size),
+                details={
+                    "model": ("claude-haiku-3.5", "gpt-5.4", "gemini-2.5-pro")[n % 3],
+                    "inputTokens": 10,
+                    "outputTokens": 5,
+                },
+                ingested_at=start,
+            )
+            entries.append(Contribution(event, str(n), contributions(event, price)))
+        began = time.perf_counter()
+        chunks = plan_chunks(entries)
+        elapsed = time.perf_counter() - began
+        print(
+            f"   {size:>6,} records: {elapsed * 1000:8.1f} ms ({elapsed * 1e6 / size:.0f} µs per record), "
+            f"{len(chunks)} transactions"
+        )
+
+
 def load_month(total: int, loaded: int) -> int:
     """Events of the month into the events table (its indexes feed the activity log) and their stream
     records through the rollup logic, bypassing the API for volume."""
@@ -469,6 +504,9 @@ def main() -> None:
     if "--capacity" in sys.argv:  # only section 5
         bench_capacity()
         return
+    if "--planning" in sys.argv:  # only section 1b
+        bench_planning()
+        return
     from tests.conftest import _emulated_stack
     from tests.harness import Api
     from tests.integration.rollup_support import register_agents
@@ -477,6 +515,7 @@ def main() -> None:
         api = Api(WORKSPACE)
         register_agents(api, AGENTS)
         bench_rollup_batch()
+    bench_planning()
     with _emulated_stack():
         api = Api(WORKSPACE)
         register_agents(api, AGENTS)

@@ -187,36 +187,64 @@ class Contribution:
         return marker_pk(self.event.workspace_id, self.event.id), MARKER_SK
 
 
+@dataclass
+class _Group:
+    """Contributions planned together, with the rollup items they update (so that the actions a group
+    needs, one marker per event plus one update per distinct item, are known without recounting)."""
+
+    entries: list[Contribution] = field(default_factory=list)
+    keys: set[tuple[str, str]] = field(default_factory=set)
+
+    @property
+    def actions(self) -> int:
+        return len(self.entries) + len(self.keys)
+
+    def actions_with(self, entries: int, keys: Iterable[tuple[str, str]]) -> int:
+        return self.actions + entries + sum(1 for key in set(keys) if key not in self.keys)
+
+    def add(self, entries: list[Contribution], keys: Iterable[tuple[str, str]]) -> None:
+        self.entries.extend(entries)
+        self.keys.update(keys)
+
+
+# How many of the newest open transactions a piece may join: bounds the planning work per piece, so that
+# planning is O(n log n) in the batch size whatever the mix of agents.
+PACKING_WINDOW = 16
+
+
 def plan_chunks(entries: list[Contribution], max_actions: int = 100) -> list[list[Contribution]]:
     """Groups contributions into transactions of at most `max_actions` actions (one marker per event plus
     one update per distinct rollup item). An agent's events stay in one transaction when they fit, so only
-    the workspace-wide items are updated once per transaction; the largest agents are placed first."""
-
-    def actions(group: list[Contribution]) -> int:
-        return len(group) + len({d.key for e in group for d in e.deltas})
-
+    the workspace-wide items are updated once per transaction; the largest agents are placed first, each
+    in the first of the newest PACKING_WINDOW open transactions with room for it."""
     by_agent: dict[tuple[str, str], list[Contribution]] = {}
     for entry in sorted(entries, key=lambda e: (e.event.workspace_id, e.event.agent_id, e.event.created_at)):
         by_agent.setdefault((entry.event.workspace_id, entry.event.agent_id), []).append(entry)
-    pieces: list[list[Contribution]] = []
+    pieces: list[_Group] = []
     for group in by_agent.values():
         # An agent too large for one transaction is cut into pieces that each fit.
-        piece: list[Contribution] = []
+        piece = _Group()
         for entry in group:
-            if piece and actions([*piece, entry]) > max_actions:
+            keys = [d.key for d in entry.deltas]
+            if piece.entries and piece.actions_with(1, keys) > max_actions:
                 pieces.append(piece)
-                piece = []
-            piece.append(entry)
+                piece = _Group()
+            piece.add([entry], keys)
         pieces.append(piece)
-    chunks: list[list[Contribution]] = []
-    for piece in sorted(pieces, key=actions, reverse=True):
-        for chunk in chunks:
-            if actions([*chunk, *piece]) <= max_actions:
-                chunk.extend(piece)
+    chunks: list[_Group] = []
+    open_chunks: list[_Group] = []
+    for piece in sorted(pieces, key=lambda p: p.actions, reverse=True):
+        for chunk in open_chunks[-PACKING_WINDOW:]:
+            if chunk.actions_with(len(piece.entries), piece.keys) <= max_actions:
+                chunk.add(piece.entries, piece.keys)
                 break
         else:
-            chunks.append(list(piece))
-    return chunks
+            chunk = _Group(list(piece.entries), set(piece.keys))
+            chunks.append(chunk)
+            open_chunks.append(chunk)
+        if chunk.actions >= max_actions:
+            open_chunks.remove(chunk)
+    return [chunk.entries for chunk in chunks]
 
 
 # --- Reading rollup items back -------------------------------------------------------------------
