@@ -107,8 +107,9 @@ def _csv_cell(value: Any) -> str:
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     text = str(value)
-    # As the API's CSV: a cell that a spreadsheet would run as a formula is kept as text.
-    if text[:1] in ("=", "+", "@") or (text[:1] == "-" and _decimal(text) is None):
+    # As the API's CSV: a cell that a spreadsheet would run as a formula (= + - @, or a tab or CR before
+    # one) is kept as text.
+    if text[:1] in ("=", "+", "@", "\t", "\r") or (text[:1] == "-" and _decimal(text) is None):
         return "'" + text
     return text
 

@@ -4,7 +4,6 @@ over several months, as clients send them to the API."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -106,12 +105,6 @@ AGENT_TASKS = {
     "echo": ["classification"],
 }
 RARE_TASKS = ["bespoke-analysis", "coding"]
-
-
-@dataclass
-class Dataset:
-    agents: list[dict[str, Any]]
-    events: list[dict[str, Any]]
 
 
 def iso(value: datetime) -> str:

@@ -201,3 +201,32 @@ def test_a_workspace_sets_its_own_thresholds(fleet: dict[str, Any]) -> None:
     run_alerts()
     kinds = sorted(m["body"]["kind"] for m in received(fleet["globex_queue"]))
     assert kinds == ["threshold_50"]
+
+
+def test_a_notice_sent_but_not_recorded_counts_as_sent_and_unrecorded_not_failed(
+    stack: Any, fleet: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from costmetrics import alerts
+    from costmetrics.repositories import rollups as rollups_repo
+
+    real = rollups_repo.record_notice
+    calls = {"n": 0}
+
+    def flaky_record(*args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("injected: DynamoDB unreachable")
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(rollups_repo, "record_notice", flaky_record)
+    outcome = alerts.run(NOW, alerts.publish_to_sns(stack.outputs["BudgetAlertTopicArn"]))
+    assert (outcome.sent, outcome.unrecorded, outcome.failed) == (3 + len(GLOBEX_KINDS), 1, 0)
+    calls["n"] = 0  # the next run re-sends the unrecorded notice, whose record fails again
+    with pytest.raises(
+        Exception, match=r"0 notice\(s\) or workspace\(s\) failed and 1 notice\(s\) were sent"
+    ):
+        run_alerts()
+    monkeypatch.setattr(rollups_repo, "record_notice", real)
+    assert run_alerts()["sent"] == 1  # at least once: sent again, now recorded
+    assert run_alerts()["sent"] == 0
+    assert len(received(fleet["acme_queue"]) + received(fleet["globex_queue"])) == 3 + len(GLOBEX_KINDS) + 2

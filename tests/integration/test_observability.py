@@ -295,3 +295,14 @@ def test_the_budget_alert_function_emits_sent_and_failed_counts(
 
     (blob,) = Output.parse(capsys.readouterr().out).metric_blobs("AlertsSent")
     assert Output.values(blob, "AlertsSent", "AlertPublishFailures") == (result["sent"], 0)
+
+
+def test_the_tracer_names_the_same_service_as_the_logs_and_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    from costmetrics import observability
+
+    monkeypatch.setattr(observability, "SERVICE", "costmetrics-prod-stack")
+    observability.tracer.cache_clear()
+    try:
+        assert observability.tracer().service == "costmetrics-prod-stack"
+    finally:
+        observability.tracer.cache_clear()

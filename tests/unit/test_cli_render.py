@@ -137,3 +137,11 @@ def test_workforce_agents_csv_rows_come_from_the_bare_array() -> None:
     body = [{"id": "nova", "cost_per_task": Decimal("0.091")}]
     assert REPORTS["workforce-agents"].csv_rows(body) == body
     assert REPORTS["summary"].csv_rows(SUMMARY) is None
+
+
+@pytest.mark.parametrize(
+    "cell", ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1"]
+)
+def test_csv_quotes_every_formula_prefix_the_api_quotes(cell: str) -> None:
+    parsed = list(csv.reader(io.StringIO(csv_table([{"name": cell}]))))
+    assert parsed[1] == ["'" + cell]

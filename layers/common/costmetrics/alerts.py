@@ -130,6 +130,8 @@ class RunOutcome:
     sent: int = 0
     already_sent: int = 0
     failed: int = 0
+    # Published, but the record of it could not be written: sent again by the next run.
+    unrecorded: int = 0
     notices: list[str] = field(default_factory=list)
 
 
@@ -137,15 +139,17 @@ Publisher = Callable[[Notice], str]
 
 
 def publish_to_sns(topic_arn: str) -> Publisher:
-    """A publisher to the alert topic: text for e-mail, JSON for machines, filterable by workspace, kind."""
+    """A publisher to the alert topic: text for e-mail, JSON for machines, filterable by workspace, kind.
+    The client is created here, before `run` fans out to threads (creating one is not thread-safe)."""
+    from costmetrics import aws
+
+    client = aws.sns()
 
     def publish(notice: Notice) -> str:
-        from costmetrics import aws
-
         body = json.dumps(notice.body())
         message = {"default": notice.text(), "email": notice.text()}
         message |= dict.fromkeys(("email-json", "sqs", "http", "https", "lambda", "firehose"), body)
-        response = aws.sns().publish(
+        response = client.publish(
             TopicArn=topic_arn,
             Subject=notice.subject(),
             MessageStructure="json",
@@ -206,7 +210,7 @@ def _evaluate_workspace(
                     "alert published but not recorded; the next run sends it again",
                     notice=notice.notification_id,
                 )
-                outcome.failed += 1
+                outcome.unrecorded += 1
             outcome.sent += 1
             outcome.notices.append(notice.notification_id)
     return outcome
@@ -236,5 +240,6 @@ def run(now: datetime, publish: Publisher) -> RunOutcome:
             total.sent += result.sent
             total.already_sent += result.already_sent
             total.failed += result.failed
+            total.unrecorded += result.unrecorded
             total.notices += result.notices
     return total

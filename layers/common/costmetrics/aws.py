@@ -12,7 +12,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient, DynamoDBServiceResource
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_sns import SNSClient
-    from mypy_boto3_sqs import SQSClient
 
 
 def _config() -> Any:
@@ -61,12 +60,6 @@ def sns() -> SNSClient:
 
 
 @cache
-def sqs() -> SQSClient:
-    client: SQSClient = _session().client("sqs", config=_config())
-    return client
-
-
-@cache
 def secrets() -> Any:
     return _session().client("secretsmanager", config=_config())
 
@@ -75,6 +68,6 @@ def reset() -> None:
     """Forget cached clients (tests switch between moto backends and environments)."""
     from costmetrics import cursors
 
-    for cached in (_session, dynamodb, sns, sqs, secrets, cursors._key):
+    for cached in (_session, dynamodb, sns, secrets, cursors._key):
         cached.cache_clear()
     settings.cache_clear()

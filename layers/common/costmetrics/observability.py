@@ -53,8 +53,9 @@ def tracing_enabled() -> bool:
 def tracer() -> Tracer:
     from aws_lambda_powertools import Tracer
 
+    # The service is POWERTOOLS_SERVICE_NAME (the stack's name), as for the logger and the metrics;
     # botocore is patched by costmetrics.aws when the first client is created.
-    return Tracer(service="cost-metrics", auto_patch=False)
+    return Tracer(service=SERVICE, auto_patch=False)
 
 
 def traced(handler: Handler) -> Handler:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from costmetrics.events import StoredEvent
 from costmetrics.observability import logger
 from costmetrics.pricing import PriceBook, PriceVersion
@@ -22,8 +24,10 @@ from costmetrics.repositories import rollups as rollups_repo
 from costmetrics.rollups import Contribution, contributions, plan_chunks
 
 MAX_TRANSACTION_ACTIONS = 100
+# What a malformed stored item or its details raise (pydantic's ValidationError is a ValueError; Decimal's
+# errors are ArithmeticErrors): that record is reported, the rest of the batch goes on.
+MALFORMED = (KeyError, TypeError, ValueError, ArithmeticError)
 MAX_CONFLICT_RETRIES = 5
-TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 
 
 @dataclass
@@ -39,11 +43,6 @@ class BatchOutcome:
     @property
     def batch_item_failures(self) -> dict[str, list[dict[str, str]]]:
         return {"batchItemFailures": [{"itemIdentifier": seq} for seq in self.failed]}
-
-
-def is_ttl_expiry(record: Mapping[str, Any]) -> bool:
-    identity = record.get("userIdentity") or {}
-    return record.get("eventName") == "REMOVE" and identity.get("principalId") == TTL_PRINCIPAL
 
 
 def _price_for(event: StoredEvent, book: PriceBook) -> PriceVersion | None:
@@ -69,7 +68,7 @@ def process_records(
             continue
         try:
             event = events_repo.event_from_stream_image(record["dynamodb"]["NewImage"])
-        except Exception as error:
+        except MALFORMED as error:
             logger.error("malformed stream record", sequence_number=sequence, error=str(error))
             outcome.failed.append(sequence)
             continue
@@ -85,7 +84,7 @@ def process_records(
                 event.workspace_id, get_book(event.workspace_id)
             )
             entries.append(Contribution(event, sequence, contributions(event, _price_for(event, book))))
-        except Exception as error:
+        except (*MALFORMED, ClientError, BotoCoreError) as error:  # or the prices could not be read
             logger.error(
                 "event cannot be rolled up", sequence_number=sequence, event_id=event.id, error=str(error)
             )

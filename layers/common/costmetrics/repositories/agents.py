@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from costmetrics import aws, periods
 from costmetrics.agents import ORIGIN, Agent, agent_sk, agents_as_of, history_sk
 from costmetrics.config import settings
-from costmetrics.repositories import query_all
+from costmetrics.repositories import batch_get, query_all
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -63,22 +63,9 @@ def agents_in_month(
 def registered_agent_ids(workspace_id: str, agent_ids: Iterable[str]) -> set[str]:
     """Which of `agent_ids` are registered in the workspace: BatchGetItem of keys only."""
     wanted = sorted(set(agent_ids))
-    found: set[str] = set()
-    client = aws.dynamodb_client()
-    name = settings().agents_table
-    for start in range(0, len(wanted), 100):
-        request: dict[str, Any] = {
-            name: {
-                "Keys": [{"pk": workspace_id, "sk": agent_sk(a)} for a in wanted[start : start + 100]],
-                "ProjectionExpression": "sk",
-                "ConsistentRead": True,
-            }
-        }
-        while request:
-            response = client.batch_get_item(RequestItems=request)
-            found.update(str(item["sk"])[2:] for item in response["Responses"].get(name, []))
-            request = dict(response.get("UnprocessedKeys") or {})
-    return found
+    keys = [{"pk": workspace_id, "sk": agent_sk(agent_id)} for agent_id in wanted]
+    items = batch_get(aws.dynamodb_client(), settings().agents_table, keys, projection="sk")
+    return {str(item["sk"])[2:] for item in items}
 
 
 ALERT_SETTINGS_SK = "SETTINGS#alerts"

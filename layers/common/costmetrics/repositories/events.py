@@ -13,6 +13,7 @@ from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
 from costmetrics import aws
 from costmetrics.config import settings
 from costmetrics.events import StoredEvent
+from costmetrics.repositories import batch_get
 
 _deserializer = TypeDeserializer()
 _PARALLEL_PUTS = 16
@@ -150,18 +151,5 @@ def count_in_partition(index: str, attribute: str, partition: str, low: str, hig
 def events_by_keys(keys: list[str]) -> dict[str, StoredEvent]:
     """Full events for base-table keys (BatchGetItem, consistent), by key."""
     name = settings().events_table
-    client = aws.dynamodb_client()
-    found: dict[str, StoredEvent] = {}
-    for start in range(0, len(keys), 100):
-        request: dict[str, Any] = {
-            name: {
-                "Keys": [{"pk": k} for k in dict.fromkeys(keys[start : start + 100])],
-                "ConsistentRead": True,
-            }
-        }
-        while request:
-            response = client.batch_get_item(RequestItems=request)
-            for item in response["Responses"].get(name, []):
-                found[str(item["pk"])] = StoredEvent.from_item(item)
-            request = dict(response.get("UnprocessedKeys") or {})
-    return found
+    items = batch_get(aws.dynamodb_client(), name, [{"pk": key} for key in dict.fromkeys(keys)])
+    return {str(item["pk"]): StoredEvent.from_item(item) for item in items}
