@@ -336,3 +336,44 @@ def test_a_since_inside_the_feed_lag_waits_for_its_events_and_skips_none(stream:
         assert sorted(item["id"] for item in later["data"]) == [e["id"] for e in arrived]
         after = api.get("/api/activity/feed", query={"nextToken": later["nextToken"]}).json
     assert after["data"] == []
+
+
+def test_a_first_poll_without_since_starts_at_the_first_registration_and_misses_nothing(
+    stream: Stream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from costmetrics.repositories import events as events_repo
+
+    monkeypatch.setattr(activity, "FEED_LAG", timedelta(0))
+    partitions: list[str] = []
+    real = events_repo.keys_in_partition
+
+    def counted(index: str, attribute: str, partition: str, *args: Any, **kwargs: Any) -> Any:
+        partitions.append(partition)
+        return real(index, attribute, partition, *args, **kwargs)
+
+    monkeypatch.setattr(events_repo, "keys_in_partition", counted)
+    api = Api("ws-feed-first")
+    # Given agents registered nine days ago, and events ingested then
+    with time_machine.travel(datetime.now(UTC) - timedelta(days=9, hours=5), tick=True):
+        register_agents(api, AGENTS)
+        early = make_events(120, start=datetime.now(UTC) - timedelta(hours=2), end=datetime.now(UTC), seed=41)
+        ingest(api, early)
+    # and the agents updated today (an update keeps the first registration), then more events
+    register_agents(api, AGENTS)
+    later = make_events(
+        80, start=NOW - timedelta(hours=3), end=NOW - timedelta(minutes=1), seed=42, prefix="l"
+    )
+    ingest(api, later)
+    # When a poller starts with no position
+    seen: list[str] = []
+    params = {"limit": "100"}
+    while True:
+        body = api.get("/api/activity/feed", query=params).json
+        seen += [item["id"] for item in body["data"]]
+        params = {"limit": "100", "nextToken": body["nextToken"]}
+        if body["caughtUp"]:
+            break
+    # Then it gets every event once, having read the days since the registration, not the retention's 400
+    assert sorted(seen) == sorted(e["id"] for e in early + later)
+    assert len(seen) == len(set(seen))
+    assert len(set(partitions)) <= 11, sorted(set(partitions))

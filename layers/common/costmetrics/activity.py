@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from costmetrics import cursors, periods
+from costmetrics.agents import Agent
 from costmetrics.cost_analysis import CamelModel
 from costmetrics.errors import InvalidRequest
 from costmetrics.events import EVENT_TYPES, MAX_FUTURE_SKEW, StoredEvent
@@ -38,6 +39,10 @@ FRESH_DAYS = 2
 # The feed serves events ingested at least this long ago: an ingest request stamps ingestedAt before
 # its writes land, and index entries appear shortly after the writes (docs/activity-log.md).
 FEED_LAG = timedelta(seconds=60)
+# Ingestion accepts events of registered agents only, and agents are never deleted, so nothing was
+# ingested before the workspace's first registration: a feed without a position starts there (this
+# margin covers clock differences between function instances), not at the oldest retained day.
+REGISTRATION_MARGIN = timedelta(hours=1)
 ONE_MICROSECOND = timedelta(microseconds=1)
 
 
@@ -398,6 +403,7 @@ def feed(
     resumes exactly after what was returned: keep it and poll with it, and every event comes once."""
     index, attribute, sort_attribute = events_repo.FEED_INDEX
     upper = now - FEED_LAG
+    agents: list[Agent] | None = None
     if token:
         if since:
             raise InvalidRequest(
@@ -417,6 +423,9 @@ def feed(
                 details=[{"in": "query", "field": "since", "problem": "must not be after the current time"}],
             )
         start = max(start, oldest)
+        agents = agents_repo.agents_of_workspace(workspace_id)
+        first_registration = min((a.created_at for a in agents), default=now)
+        start = max(start, min(first_registration - REGISTRATION_MARGIN, now))
         day, after = periods.day_of(start), f"{periods.stored(start)}#"
     keys: list[dict[str, Any]] = []
     caught_up = True
@@ -456,7 +465,9 @@ def feed(
         # Everything ingested up to `upper` has been returned: the next poll starts right after it.
         day, after = periods.day_of(upper), high
     events = events_repo.events_by_keys([k["pk"] for k in keys])
-    names = {a.id: a.name for a in agents_repo.agents_of_workspace(workspace_id)} if keys else {}
+    if keys and agents is None:
+        agents = agents_repo.agents_of_workspace(workspace_id)
+    names = {a.id: a.name for a in agents or []}
     return FeedPage(
         data=[_item(events[k["pk"]], names) for k in keys if k["pk"] in events],
         next_token=cursors.encode(workspace_id, "feed", {"day": day, "after": after}),
