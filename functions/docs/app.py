@@ -16,7 +16,6 @@ import base64
 import copy
 import hashlib
 import json
-import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,7 @@ SWAGGER_UI_JS_SRI = SWAGGER_UI_ASSETS["swagger-ui-bundle.js"][1]
 
 def access() -> str:
     """DOCS_ACCESS; an unknown value counts as off."""
-    mode = os.environ.get("DOCS_ACCESS", "public")
+    mode = settings().docs_access
     return mode if mode in ACCESS_MODES else "off"
 
 

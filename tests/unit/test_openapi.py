@@ -20,6 +20,16 @@ from tests.reference import EXAMPLES
 REGENERATE = "run `make openapi` (python -m local_stack.openapi) and commit docs/openapi.json"
 
 
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    """The tests set DOCS_ACCESS; the settings are read once per process, so each test reads them anew."""
+    from costmetrics.config import settings
+
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
+
+
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
     return build()

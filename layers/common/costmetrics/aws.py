@@ -3,6 +3,7 @@ a cold start pays only for what the route uses, and tests bind them to moto."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -64,10 +65,17 @@ def secrets() -> Any:
     return _session().client("secretsmanager", config=_config())
 
 
-def reset() -> None:
-    """Forget cached clients (tests switch between moto backends and environments)."""
-    from costmetrics import cursors
+# What else holds values read through these clients or from the settings (e.g. the cursor key).
+_ON_RESET: list[Callable[[], None]] = []
 
-    for cached in (_session, dynamodb, sns, secrets, cursors._key):
+
+def on_reset(forget: Callable[[], None]) -> None:
+    _ON_RESET.append(forget)
+
+
+def reset() -> None:
+    """Forget cached clients and settings (tests switch between moto backends and environments)."""
+    for cached in (_session, dynamodb, sns, secrets, settings):
         cached.cache_clear()
-    settings.cache_clear()
+    for forget in _ON_RESET:
+        forget()

@@ -7,10 +7,11 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 from functools import cache
 from typing import Any
 
+from costmetrics import aws
+from costmetrics.config import settings
 from costmetrics.errors import InvalidRequest
 
 VERSION = 1
@@ -20,16 +21,17 @@ VERSION = 1
 def _key() -> bytes:
     """The signing key: the CURSOR_SECRET_ARN secret in AWS (read once per container), or the
     CURSOR_SECRET value where there is no Secrets Manager (tests)."""
-    arn = os.environ.get("CURSOR_SECRET_ARN")
-    if arn:
-        from costmetrics import aws
-
-        secret: str = aws.secrets().get_secret_value(SecretId=arn)["SecretString"]
+    chosen = settings()
+    if chosen.cursor_secret_arn:
+        secret: str = aws.secrets().get_secret_value(SecretId=chosen.cursor_secret_arn)["SecretString"]
         return secret.encode()
-    value = os.environ.get("CURSOR_SECRET")
+    value = chosen.cursor_secret
     if not value:
         raise RuntimeError("set CURSOR_SECRET_ARN (or CURSOR_SECRET) to sign pagination cursors")
     return value.encode()
+
+
+aws.on_reset(_key.cache_clear)
 
 
 def _b64(data: bytes) -> str:

@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 
+from costmetrics.config import Settings
+
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
 # The template sets the service to the stack name, so a dev and a prod stack in one account and region
 # keep apart in the CostMetrics namespace (the `service` dimension) and in Logs Insights.
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "cost-metrics"
-NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "CostMetrics"
+_NAMES = Settings.from_env()  # not settings(): logging must work even where a table name is missing
+SERVICE = _NAMES.service_name
+NAMESPACE = _NAMES.metrics_namespace
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)

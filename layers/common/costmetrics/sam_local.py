@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+from costmetrics.config import Settings
 from costmetrics.observability import logger
 
 # Clock skew tolerated on `exp`, in seconds; Cognito's own authorizer allows hardly any.
@@ -153,9 +154,9 @@ def authorize(event: dict[str, Any], env: Mapping[str, str] | None = None) -> No
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     if "authorization" not in headers:
         return
-    pool, client = env.get("USER_POOL_ID", ""), env.get("USER_POOL_CLIENT_ID", "")
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
-    endpoint = (env.get("AWS_ENDPOINT_URL") or f"https://cognito-idp.{region}.amazonaws.com").rstrip("/")
+    chosen = Settings.from_env(env)
+    pool, client, region = chosen.user_pool_id, chosen.user_pool_client_id, chosen.region
+    endpoint = (chosen.aws_endpoint_url or f"https://cognito-idp.{region}.amazonaws.com").rstrip("/")
     try:
         claims = verify(
             bearer_token(headers["authorization"]),
