@@ -206,3 +206,20 @@ def test_writes_are_aggregated_per_batch(stack: Any) -> None:
     distinct = 1 + 5 + 10 + counters
     assert outcome.rollup_updates <= distinct + 4, (outcome, distinct)
     assert outcome.transactions <= 2, outcome
+
+
+def test_markers_expire_after_the_last_possible_replay_not_with_the_event(stack: Any, loaded: Any) -> None:
+    import boto3
+
+    from local_stack.template import resources
+
+    stream, records, _ = loaded
+    applied = int(datetime.now(UTC).timestamp())
+    deliver_all(stream, records[:100])
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(stack.outputs["RollupsTableName"])
+    marker = table.get_item(Key={"pk": f"{WORKSPACE}#E#{event_id(records[0])}", "sk": "applied"})["Item"]
+    # Lambda retries a record for MaximumRecordAgeInSeconds; the stream keeps it 24 hours.
+    mapping = resources()["RollupFunction"]["Properties"]["Events"]
+    max_age = max(int(e["Properties"].get("MaximumRecordAgeInSeconds", 0)) for e in mapping.values())
+    last_replay = applied + max(max_age, 24 * 3600)
+    assert last_replay < int(marker["expiresAt"]) <= applied + rollups_repo.MARKER_LIFETIME_SECONDS + 60

@@ -23,8 +23,10 @@ from costmetrics.rollups import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-# Markers outlive their event by this margin: a stream replay can never arrive after the marker is gone.
-MARKER_MARGIN_SECONDS = 7 * 24 * 3600
+# A marker must outlive every possible replay of its event's stream record: Lambda gives up on a record
+# after MaximumRecordAgeInSeconds (1 hour, template), and the stream keeps records 24 hours (the longest a
+# redrive from the dead-letter queue's metadata can still read them). Two days covers both, with margin.
+MARKER_LIFETIME_SECONDS = 2 * 24 * 3600
 
 
 class RollupWriteConflict(Exception):
@@ -104,7 +106,9 @@ def apply_chunk(chunk: list[Contribution]) -> tuple[set[tuple[str, str]], int]:
 
     config = settings()
     name = config.rollups_table
-    now = periods.stored(periods.utcnow())
+    applied = periods.utcnow()
+    now = periods.stored(applied)
+    expires = int(applied.timestamp()) + MARKER_LIFETIME_SECONDS
     actions: list[dict[str, Any]] = []
     for entry in chunk:
         pk, sk = entry.marker
@@ -118,8 +122,7 @@ def apply_chunk(chunk: list[Contribution]) -> tuple[set[tuple[str, str]], int]:
                         "eventId": entry.event.id,
                         "sequenceNumber": entry.sequence_number,
                         "appliedAt": now,
-                        "expiresAt": entry.event.expires_at(config.event_retention_days)
-                        + MARKER_MARGIN_SECONDS,
+                        "expiresAt": expires,
                     },
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
