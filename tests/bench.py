@@ -25,6 +25,7 @@ from typing import Any
 sys.path[:0] = [str(__import__("pathlib").Path(__file__).resolve().parents[1] / "layers/common")]
 import tests.conftest  # noqa: E402, F401 - the same fake credentials and Powertools settings as the tests
 from local_stack.template import ROOT, function_module, resources  # noqa: E402
+from tests.capacity import metering  # noqa: E402
 from tests.datasets import AGENTS  # noqa: E402
 
 WORKSPACE = "ws-bench"
@@ -218,8 +219,15 @@ def load_month(total: int, loaded: int) -> int:
     return total
 
 
+def read_cost(counter: DynamoCounter, capacity: Any) -> str:
+    return f"{counter.total_requests} req / {counter.items_read} items / {capacity.read_units:g} RRU"
+
+
 def bench_reads(call: Callable[..., Any]) -> None:
-    print("2. Read endpoints: DynamoDB requests and items read per call, by events in the month")
+    print(
+        "2. Read endpoints: DynamoDB requests, items and read units per call (RRU by DynamoDB's rules;"
+        " $0.125 per million), by events in the month"
+    )
     rows: dict[str, list[str]] = {route: [] for route in READ_ROUTES}
     loaded = 0
     for total in (1_000,) if QUICK else (1_000, 100_000):
@@ -227,11 +235,11 @@ def bench_reads(call: Callable[..., Any]) -> None:
         loaded = load_month(total, loaded)
         print(f"   ({total:,} events rolled up in {time.perf_counter() - started:.0f} s)")
         for route in READ_ROUTES:
-            with counting() as counter:
+            with counting() as counter, metering() as capacity:
                 path, _, query = route.partition("?")
                 reply = call(path, query=query or None)
                 assert reply.status == 200, reply.text
-            rows[route].append(f"{counter.total_requests} requests / {counter.items_read} items")
+            rows[route].append(read_cost(counter, capacity))
         for name, measure in activity_measures(call).items():
             rows.setdefault(name, []).append(measure)
     print(f"   {'endpoint':54} {'1,000 events':>26} {'100,000 events':>26}")
@@ -244,10 +252,13 @@ def activity_measures(call: Callable[..., Any]) -> dict[str, str]:
     total over the last 30 days (a 1-item page: what it reads is the total's cost)."""
 
     def measured(query: dict[str, str]) -> tuple[str, Any]:
-        with counting() as counter:
+        with counting() as counter, metering() as capacity:
             reply = call("/api/activity", query=query)
             assert reply.status == 200, reply.text
-        return f"{counter.total_requests} requests / {counter.items_read} items", reply.json
+        return (
+            f"{counter.total_requests} req / {counter.items_read} items / {capacity.read_units:g} RRU",
+            reply.json,
+        )
 
     found: dict[str, str] = {}
     found["GET /api/activity (page 1, limit 100)"], page = measured({"limit": "100"})
@@ -319,7 +330,7 @@ def _kind(table: str, item: Any) -> str:
 def bench_capacity() -> None:
     """WRU per event, ingestion (the event and its index entries) and rollups (markers and counters), for 100
     events of one hour delivered in stream batches of 1, 10 and 100, and for a backfill over 30 days."""
-    from tests.capacity import WRITE_PRICE, metering
+    from tests.capacity import WRITE_PRICE
     from tests.conftest import _emulated_stack
     from tests.harness import Api, Stream
     from tests.integration.rollup_support import ingest, register_agents
@@ -511,17 +522,21 @@ def main() -> None:
     from tests.harness import Api
     from tests.integration.rollup_support import register_agents
 
-    with _emulated_stack():
-        api = Api(WORKSPACE)
-        register_agents(api, AGENTS)
-        bench_rollup_batch()
-    bench_planning()
+    reads_only = "--reads" in sys.argv  # only section 2
+    if not reads_only:
+        with _emulated_stack():
+            api = Api(WORKSPACE)
+            register_agents(api, AGENTS)
+            bench_rollup_batch()
+        bench_planning()
     with _emulated_stack():
         api = Api(WORKSPACE)
         register_agents(api, AGENTS)
         global QUICK
         QUICK = quick
         bench_reads(api.get)
+    if reads_only:
+        return
     bench_imports()
     bench_local_stack()
 

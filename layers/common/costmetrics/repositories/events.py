@@ -149,7 +149,15 @@ def count_in_partition(index: str, attribute: str, partition: str, low: str, hig
 
 
 def events_by_keys(keys: list[str]) -> dict[str, StoredEvent]:
-    """Full events for base-table keys (BatchGetItem, consistent), by key."""
-    name = settings().events_table
-    items = batch_get(aws.dynamodb_client(), name, [{"pk": key} for key in dict.fromkeys(keys)])
-    return {str(item["pk"]): StoredEvent.from_item(item) for item in items}
+    """Full events for base-table keys found in an index, by key. Events never change once stored, so an
+    eventually consistent read (half the read units) returns the item or, for one written within the
+    last second, nothing yet; only those few are read again, strongly consistent."""
+    name, client = settings().events_table, aws.dynamodb_client()
+    wanted = list(dict.fromkeys(keys))
+    items = batch_get(client, name, [{"pk": key} for key in wanted], consistent=False)
+    found = {str(item["pk"]): StoredEvent.from_item(item) for item in items}
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        items = batch_get(client, name, [{"pk": key} for key in missing], consistent=True)
+        found.update((str(item["pk"]), StoredEvent.from_item(item)) for item in items)
+    return found
