@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document of the whole API, merged from the Powertools resolvers of the template's API
-functions. `python -m local_stack.openapi` (or `make openapi`) writes it to docs/openapi.json and to
-functions/docs/openapi.json, the copy DocsFunction serves; tests/unit/test_openapi.py fails when either
-differs from what this produces or when the template's routes and the document's operations differ.
+functions. `python -m local_stack.openapi` (or `make openapi`) writes it to docs/openapi.json, the one
+committed document; DocsFunction serves it through functions/docs/openapi.json, a symbolic link that
+`sam build` copies as the file. tests/unit/test_openapi.py fails when the document differs from what this
+produces or when the template's routes and the document's operations differ.
 
 Who documents what:
 - each route's decorator: its summary, tag, parameters, 200 body (return type, or `responses=` where the
@@ -28,8 +29,9 @@ from pydantic.json_schema import models_json_schema
 from local_stack.template import ROOT, routes
 
 DOCS_FILE = ROOT / "docs" / "openapi.json"
+# A symbolic link to DOCS_FILE: `sam build` (without --use-container) copies the document in its place.
 SERVED_FILE = ROOT / "functions" / "docs" / "openapi.json"
-OUTPUT_FILES = (DOCS_FILE, SERVED_FILE)
+OUTPUT_FILES = (DOCS_FILE,)
 
 TITLE = "Cost & Metrics API"
 DESCRIPTION = (
