@@ -32,7 +32,8 @@ TrendMonths = Annotated[
 )
 def get_summary(month: Month = None) -> workforce.WorkforceSummary:
     principal = caller(app, auth.READERS)
-    return workforce.summary_for(principal.workspace_id, periods.parse_month(month, now=periods.utcnow()))
+    now = periods.utcnow()
+    return workforce.summary_for(principal.workspace_id, periods.parse_month(month, now=now), now)
 
 
 @app.get(
@@ -43,7 +44,8 @@ def get_summary(month: Month = None) -> workforce.WorkforceSummary:
 )
 def get_agents(month: Month = None) -> workforce.AgentROIList:
     principal = caller(app, auth.READERS)
-    return workforce.agents_for(principal.workspace_id, periods.parse_month(month, now=periods.utcnow()))
+    now = periods.utcnow()
+    return workforce.agents_for(principal.workspace_id, periods.parse_month(month, now=now), now)
 
 
 @app.get(

@@ -263,6 +263,15 @@ def check_workforce_figures_are_this_months(edge: Calendar) -> None:
         actual = edge.spent(agent, edge.this_month)
         assert Decimal(str(rows[agent]["actual_cost_monthly"])) == money(actual)
         assert Decimal(str(rows[agent]["monthly_savings"])) == money(Decimal(salary) / 12 - actual)
+    # Like for like: the run rate once the month is 3 days old, else no projection (null) and why.
+    ready = edge.now - month_start(edge.now) >= FORECAST_MIN_ELAPSED
+    assert summary["projection_status"] == ("run_rate" if ready else "too_early")
+    if ready:
+        projected = cost / edge.elapsed_fraction()
+        assert Decimal(str(summary["projected_cost_monthly"])) == money(projected)
+        assert Decimal(str(summary["projected_savings"])) == money(human - projected)
+    else:
+        assert summary["projected_cost_monthly"] is summary["projected_savings"] is None
 
 
 def check_trends_end_with_this_month_and_fill_quiet_months_with_zeros(edge: Calendar) -> None:
@@ -282,6 +291,10 @@ def check_trends_end_with_this_month_and_fill_quiet_months_with_zeros(edge: Cale
             "active_agents": 0,
             "events": 0,
             "unpriced_tokens": 0,
+            "agents_with_activity": 0,
+            "elapsed_fraction": 1,
+            "projection_status": "month_complete",
+            "projected_total_cost": 0,
         }
     assert rows[edge.previous]["total_cost"] == float(
         money(sum((edge.spent(a, edge.last_month) for a, *_ in AGENTS), Decimal(0)))

@@ -12,7 +12,12 @@ from costmetrics import periods
 from costmetrics.numbers import JsonDecimal, Money, Quantity
 
 AgentStatus = Literal["online", "offline", "paused", "draft"]
+# docs/metrics.md: an active agent is one whose status is online or offline (deployed, in service).
 ACTIVE_STATUSES: frozenset[str] = frozenset({"online", "offline"})
+# A draft agent replaces no one: no human equivalent, no hours saved, no savings.
+REPLACES_NO_ONE: frozenset[str] = frozenset({"draft"})
+# Events from an agent in these statuses are a signal for its manager (events_while_paused).
+NOT_IN_SERVICE: frozenset[str] = frozenset({"paused", "draft"})
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Amount = Annotated[JsonDecimal, Field(ge=0, le=Decimal(10) ** 12, decimal_places=2)]

@@ -51,6 +51,8 @@ Money = Annotated[Decimal, _edge(2)]
 """A USD amount: exact inside, 2 places half-up in JSON."""
 Ratio3 = Annotated[Decimal, _edge(3)]
 """utilization and cost_per_task: 3 places."""
+Ratio4 = Annotated[Decimal, _edge(4)]
+"""The elapsed fraction of a month: 4 places."""
 Pct = Annotated[Decimal, _edge(1)]
 """Percentages: 1 place."""
 Quantity = Annotated[Decimal, _edge(2)]

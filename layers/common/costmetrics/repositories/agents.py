@@ -47,17 +47,21 @@ def agents_of_workspace(workspace_id: str) -> list[Agent]:
     return [Agent.from_item(item) for item in items]
 
 
-def agents_in_month(
-    workspace_id: str, month: str, active: set[str] | frozenset[str] = frozenset()
-) -> list[Agent]:
-    """The registry as it stood in `month` (see agents.agents_as_of): one Query of the workspace's agent
-    and history items (agents + their changes, never events)."""
-    items = query_all(
+def registry_history(workspace_id: str) -> list[dict[str, Any]]:
+    """Every agent item and history item of a workspace (agents + their changes, never events): one
+    Query. agents.agents_as_of turns it into the registry of any month."""
+    return query_all(
         _table(),
         KeyConditionExpression="pk = :ws AND sk BETWEEN :first AND :last",
         ExpressionAttributeValues={":ws": workspace_id, ":first": "A#", ":last": "H#~"},
     )
-    return agents_as_of(items, month, active)
+
+
+def agents_in_month(
+    workspace_id: str, month: str, active: set[str] | frozenset[str] = frozenset()
+) -> list[Agent]:
+    """The registry as it stood in `month` (see agents.agents_as_of): one Query."""
+    return agents_as_of(registry_history(workspace_id), month, active)
 
 
 def registered_agent_ids(workspace_id: str, agent_ids: Iterable[str]) -> set[str]:
