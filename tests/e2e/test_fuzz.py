@@ -60,7 +60,9 @@ STATUSES: Counter[int] = Counter()
 AGENT = {
     "name": "Fuzz target",
     "status": "online",
+    "category": None,
     "department": "Quality",
+    "role_title": None,
     "model_provider": "anthropic",
     "model_name": "claude-haiku-3.5",
     "human_equivalent_salary": 60000,

@@ -21,6 +21,7 @@ import pytest
 import time_machine
 
 from tests.clock import EDGES
+from tests.datasets import agent_body
 from tests.harness import Api, Stream
 from tests.integration.test_budget_alerts import received, run_alerts, subscribe
 
@@ -128,14 +129,14 @@ def edge(request: pytest.FixtureRequest, stack: Any) -> Iterator[Calendar]:
     with time_machine.travel(now, tick=False):
         api = Api(WORKSPACE)
         for agent, budget, _, _, salary in AGENTS:
-            body = {
-                "name": agent.title(),
-                "status": "online",
-                "department": "Ops",
-                "cost_budget_monthly": budget,
-                "human_equivalent_salary": salary,
-                "estimated_hours_saved": 10,
-            }
+            body = agent_body(
+                agent.title(),
+                status="online",
+                department="Ops",
+                cost_budget_monthly=budget,
+                human_equivalent_salary=salary,
+                estimated_hours_saved=10,
+            )
             assert api.put(f"/api/agents/{agent}", body).status == 200
         start = month_start(now)
         this_month = [e for a, _, dollars, _, _ in AGENTS for e in spending(a, dollars, start, now, "this")]
@@ -339,7 +340,7 @@ def test_retention_ends_exactly_400_days_back(name: str, stack: Any) -> None:
     oldest = now - timedelta(days=RETENTION_DAYS)
     with time_machine.travel(now, tick=False):
         api = Api(WORKSPACE)
-        assert api.put("/api/agents/sage", {"name": "Sage"}).status == 200
+        assert api.put("/api/agents/sage", agent_body("Sage")).status == 200
 
         def attempt(at: datetime, event_id: str) -> dict[str, Any]:
             event = {"id": event_id, "agentId": "sage", "eventType": "session_start", "createdAt": stamp(at)}

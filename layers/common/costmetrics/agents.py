@@ -25,20 +25,26 @@ _CENTS = Decimal("0.01")
 
 
 class AgentIn(BaseModel):
-    """PUT /api/agents/{agentId}: create or replace an agent."""
+    """An agent as a client writes it: PUT /api/agents/{agentId} gives every field (null for an empty
+    optional one), PATCH the ones to change (costmetrics.writes)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: Text
-    status: AgentStatus = "draft"
-    category: Text | None = None
-    department: Text | None = None
-    role_title: Text | None = None
-    model_provider: Text | None = None
-    model_name: Text | None = None
-    human_equivalent_salary: Amount = Decimal(0)
-    estimated_hours_saved: Amount = Decimal(0)
-    cost_budget_monthly: Amount = Decimal(0)
+    status: AgentStatus
+    category: Text | None
+    department: Text | None
+    role_title: Text | None
+    model_provider: Text | None
+    model_name: Text | None
+    human_equivalent_salary: Amount
+    estimated_hours_saved: Amount
+    cost_budget_monthly: Amount
+
+    @classmethod
+    def of(cls, agent: Agent) -> dict[str, Any]:
+        """The agent's writable fields, as the document a merge patch applies to."""
+        return agent.model_dump(include=set(cls.model_fields))
 
 
 class Agent(BaseModel):

@@ -9,9 +9,15 @@ from decimal import Decimal
 
 from costmetrics.errors import InvalidRequest
 
-# ASCII digits only ("\d" would take "２０２６-01"); years 1-9998, the months whose bounds a datetime holds.
-_MONTH = re.compile(r"^(?!0000)([0-9]{4})-(0[1-9]|1[0-2])$")
-_LAST_MONTH = "9998-12"
+# ASCII digits only ("\d" would take "２０２６-01"); years 0001-9998, the months whose bounds a datetime
+# holds. No look-around, so that the same pattern serves Python, pydantic's regex engine and the OpenAPI
+# document's clients.
+MONTH_PATTERN = (
+    r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+    r"-(0[1-9]|1[0-2])$"
+)
+_MONTH = re.compile(MONTH_PATTERN)
+_FIRST_MONTH, _LAST_MONTH = "0001-01", "9998-12"
 # Fixed width, so that lexicographic order of stored strings is chronological order.
 _STORED_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -73,9 +79,10 @@ def parse_month(value: str | None, *, param: str = "month", now: datetime | None
     """A `YYYY-MM` query parameter, defaulting to the current UTC month."""
     if value is None or value == "":
         return current_month(now)
-    if not _MONTH.fullmatch(value) or value > _LAST_MONTH:
+    if not _MONTH.fullmatch(value):
         raise InvalidRequest(
-            f"'{param}' must be a month in the form YYYY-MM from 0001-01 to {_LAST_MONTH}, got {value!r}",
+            f"'{param}' must be a month in the form YYYY-MM from {_FIRST_MONTH} to {_LAST_MONTH}, "
+            f"got {value!r}",
             details=[{"field": param, "problem": "expected YYYY-MM"}],
         )
     return value
