@@ -186,6 +186,7 @@ def _request_bodies(components: dict[str, Any]) -> dict[tuple[str, str], dict[st
         if name in components and components[name] != standard:
             renamed[REF + name] = REF + name + "Input"
             name += "Input"
+            standard["title"] = name  # a generated client names its classes after the titles
         components[name] = standard
     for name in list(components):
         components[name] = _renamed(components[name], renamed)

@@ -808,7 +808,16 @@ SETTINGS_BODIES: list[tuple[str, Any, str]] = [
         {**SETTINGS, "thresholds": [50.5]},
         "thresholds.0: Input should be a valid integer",
     ),
-    ("threshold 80.0", {**SETTINGS, "thresholds": [80.0]}, "thresholds.0: Input should be a valid integer"),
+    (
+        "threshold 1e400",
+        '{"thresholds": [1e400], "forecast": true}',
+        "each threshold is a percent of the budget from 1 to 1000",
+    ),
+    (
+        "threshold 1e999999999",
+        '{"thresholds": [1e999999999], "forecast": true}',
+        "thresholds.0: a number with too many digits",
+    ),
     (
         "threshold a string",
         {**SETTINGS, "thresholds": ["80"]},
@@ -950,6 +959,8 @@ QUERY_CASES: list[tuple[str, dict[str, str], str]] = [
             "26-01",
             "2026/01",
             "0000-01",
+            "1999-12",
+            "2100-01",
             "9999-12",
             "２０２６-01",
             "2026-01\n",

@@ -348,12 +348,15 @@ def test_alert_settings_put_is_whole_and_patch_is_partial(stack: Any) -> None:
     }
     assert patch(api, SETTINGS, {"forecast": True}).json == {"thresholds": [50, 90], "forecast": True}
     assert patch(api, SETTINGS, {"thresholds": [70]}).json == {"thresholds": [70], "forecast": True}
+    # JSON has one number type: 75.0 is the integer 75 (as JSON Schema's "integer" says); 75.5 is not.
+    assert patch(api, SETTINGS, {"thresholds": [75.0, 70]}).json == {"thresholds": [70, 75], "forecast": True}
+    assert patch(api, SETTINGS, {"thresholds": [75.5]}).status == 400
     refused = patch(api, SETTINGS, {"forecast": None})
     assert (refused.status, refused.json["details"]) == (
         400,
         [{"in": "body", "field": "forecast", "problem": "cannot be null"}],
     )
-    assert api.get(SETTINGS).json == {"thresholds": [70], "forecast": True}
+    assert api.get(SETTINGS).json == {"thresholds": [70, 75], "forecast": True}
     assert patch(api.as_("ws-acme", "viewer"), SETTINGS, {"forecast": False}).status == 403
 
 

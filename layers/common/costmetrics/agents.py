@@ -168,8 +168,8 @@ class AgentOut(BaseModel):
     human_equivalent_salary: Money
     estimated_hours_saved: Quantity
     cost_budget_monthly: Money
-    created_at: str
-    updated_at: str
+    created_at: periods.Instant
+    updated_at: periods.Instant
 
     @classmethod
     def of(cls, agent: Agent) -> AgentOut:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from costmetrics import periods
 from costmetrics.budgets import DEFAULT_THRESHOLDS, BudgetStatus, assess, due_kinds
-from costmetrics.numbers import ZERO, rounded
+from costmetrics.numbers import ZERO, JsonInteger, rounded
 from costmetrics.observability import logger
 from costmetrics.repositories import agents as agents_repo
 from costmetrics.repositories import rollups as rollups_repo
@@ -31,7 +31,7 @@ class AlertSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    thresholds: list[StrictInt] = Field(
+    thresholds: list[JsonInteger] = Field(
         default_factory=lambda: list(DEFAULT_THRESHOLDS),
         min_length=1,
         max_length=5,

@@ -20,7 +20,7 @@ from costmetrics import sam_local
 from costmetrics.auth import Principal, authorize
 from costmetrics.errors import DomainError, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from costmetrics.observability import logger, metrics
-from costmetrics.periods import MONTH_PATTERN
+from costmetrics.periods import FIRST_MONTH, LAST_MONTH, MONTH_PATTERN
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
@@ -55,7 +55,7 @@ MonthQuery = Annotated[
     str | None,
     Query(
         pattern=MONTH_PATTERN,
-        description="UTC month YYYY-MM, from 0001-01 to 9998-12; default: the current month",
+        description=f"UTC month YYYY-MM, from {FIRST_MONTH} to {LAST_MONTH}; default: the current month",
     ),
 ]
 """The ?month= of every cost-analysis and workforce read."""

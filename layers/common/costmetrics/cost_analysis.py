@@ -7,17 +7,17 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
-from costmetrics.agents import Agent
+from costmetrics.agents import Agent, AgentStatus
 from costmetrics.budgets import assess
 from costmetrics.errors import InvalidRequest, NotFound
 from costmetrics.events import AwareTimestamp, describe
 from costmetrics.numbers import ZERO, JsonDecimal, Money, Pct, Price, Ratio3, percent, ratio
-from costmetrics.periods import display
+from costmetrics.periods import Instant, display
 from costmetrics.pricing import (
     MODEL_ID,
     PROVIDER_ID,
@@ -138,8 +138,8 @@ class ModelPrice(CamelModel):
     output_price_per_million: Price
     cache_read_price_per_million: Price | None
     cache_write_price_per_million: Price | None
-    source: str
-    effective_from: str
+    source: Literal["global", "workspace"]
+    effective_from: Instant
 
     @classmethod
     def of(cls, version: PriceVersion) -> ModelPrice:
@@ -394,7 +394,7 @@ class AgentCost(CamelModel):
     budget: Money
     utilization: Ratio3
     over_budget: bool
-    status: str | None
+    status: AgentStatus | None
     projected_cost: Money
     forecast_over_budget: bool
     department: str | None

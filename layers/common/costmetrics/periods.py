@@ -6,20 +6,24 @@ import calendar
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field
 
 from costmetrics.errors import InvalidRequest
 
-# ASCII digits only ("\d" would take "２０２６-01"); years 0001-9998, the months whose bounds a datetime
-# holds. No look-around, so that the same pattern serves Python, pydantic's regex engine and the OpenAPI
-# document's clients.
-MONTH_PATTERN = (
-    r"^(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
-    r"-(0[1-9]|1[0-2])$"
-)
+# A month the service can have figures for: 2000-01 to 2099-12 (another year is a typo, such as
+# 0226-03 or 2206-03). ASCII digits only ("\d" would take "２０２６-01"), and no look-around, so that the
+# same pattern serves Python, pydantic's regex engine and the OpenAPI document's clients.
+MONTH_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
 _MONTH = re.compile(MONTH_PATTERN)
-_FIRST_MONTH, _LAST_MONTH = "0001-01", "9998-12"
+FIRST_MONTH, LAST_MONTH = "2000-01", "2099-12"
 # Fixed width, so that lexicographic order of stored strings is chronological order.
 _STORED_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+Instant = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+"""An instant as the API shows it (display()): an RFC 3339 date-time in UTC, documented as such."""
 
 
 def utcnow() -> datetime:
@@ -81,7 +85,7 @@ def parse_month(value: str | None, *, param: str = "month", now: datetime | None
         return current_month(now)
     if not _MONTH.fullmatch(value):
         raise InvalidRequest(
-            f"'{param}' must be a month in the form YYYY-MM from {_FIRST_MONTH} to {_LAST_MONTH}, "
+            f"'{param}' must be a month in the form YYYY-MM from {FIRST_MONTH} to {LAST_MONTH}, "
             f"got {value!r}",
             details=[{"field": param, "problem": "expected YYYY-MM"}],
         )

@@ -19,7 +19,14 @@ from decimal import Decimal
 from pydantic import BaseModel, Field, RootModel
 
 from costmetrics import periods
-from costmetrics.agents import ACTIVE_STATUSES, NOT_IN_SERVICE, REPLACES_NO_ONE, Agent, agents_as_of
+from costmetrics.agents import (
+    ACTIVE_STATUSES,
+    NOT_IN_SERVICE,
+    REPLACES_NO_ONE,
+    Agent,
+    AgentStatus,
+    agents_as_of,
+)
 from costmetrics.budgets import MonthProjection, ProjectionStatus, month_projection
 from costmetrics.numbers import ZERO, Money, Pct, Quantity, Ratio3, Ratio4, percent, ratio, rounded
 from costmetrics.repositories import agents as agents_repo
@@ -64,7 +71,7 @@ def _projected(
 class AgentROI(BaseModel):
     id: str
     name: str
-    status: str
+    status: AgentStatus
     category: str | None
     department: str | None
     role_title: str | None
@@ -187,9 +194,8 @@ class WorkforceSummary(BaseModel):
     )
     elapsed_fraction: Ratio4 = Field(description=ELAPSED)
     projection_status: ProjectionStatus = Field(description=PROJECTION)
-    projection_ready_at: str = Field(
-        description="When the month has enough data to project: its start + 3 days (date-time)",
-        json_schema_extra={"format": "date-time"},
+    projection_ready_at: periods.Instant = Field(
+        description="When the month has enough data to project: its start + 3 days"
     )
     projected_cost_monthly: Money | None = Field(
         description="total_agent_cost_monthly projected to month end"

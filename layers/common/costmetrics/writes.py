@@ -102,7 +102,12 @@ def patched[M: BaseModel](
             details=[{"in": "body", "problem": "expected a JSON object"}],
         )
     fields = {_name(name, field): field for name, field in model.model_fields.items()}
-    kept = [name for name, value in patch.items() if value is None and name in fields]
+    # RFC 7396 would take {"unknown": null} as removing nothing; a field the resource cannot have is a
+    # client's mistake all the same.
+    unknown = [name for name in patch if name not in fields]
+    if unknown:
+        raise _invalid([(name, "Extra inputs are not permitted") for name in unknown])
+    kept = [name for name, value in patch.items() if value is None]
     required = [name for name in kept if not nullable(fields[name]) and name not in optional]
     if required:
         raise InvalidRequest(
