@@ -233,6 +233,17 @@ def test_enums_formats_and_patterns_of_the_parameters(spec: dict[str, Any]) -> N
     assert "since" in parameter(spec, "GET", "/api/activity/feed", "nextToken")["description"]
 
 
+def test_a_file_parameter_lists_exactly_the_files_served(spec: dict[str, Any]) -> None:
+    from functions.console.app import ASSET_DIR
+    from functions.docs.app import SWAGGER_UI_ASSETS, SWAGGER_UI_DIR
+
+    console = parameter(spec, "GET", "/console/{asset}", "asset")["schema"]["enum"]
+    assert console == sorted(p.name for p in ASSET_DIR.iterdir() if p.suffix in (".js", ".css", ".svg"))
+    docs = parameter(spec, "GET", "/api/docs/{asset}", "asset")["schema"]["enum"]
+    assert docs == sorted(SWAGGER_UI_ASSETS)
+    assert all((SWAGGER_UI_DIR / name).is_file() for name in docs)
+
+
 def test_body_rules_are_in_the_schemas(spec: dict[str, Any]) -> None:
     schemas = spec["components"]["schemas"]
     agent = schemas["AgentIn"]["properties"]

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, Field
 
@@ -59,6 +59,12 @@ MonthQuery = Annotated[
     ),
 ]
 """The ?month= of every cost-analysis and workforce read."""
+
+
+def file_name(names: Sequence[str], what: str) -> Path:
+    """A path parameter naming one of the files a route serves: documented as their list (an enum), checked
+    by the handler, to which any other name is a 404 (one with characters no name has: a 400)."""
+    return Path(json_schema_extra={"enum": list(names)}, description=f"{what}; any other name is a 404")
 
 
 def openapi_responses(*errors: int, ok: OpenAPIResponse | None = None) -> dict[int, OpenAPIResponse]:
