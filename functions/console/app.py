@@ -116,7 +116,7 @@ def console_config(prefix: str) -> dict[str, Any]:
         "userPoolId": config.user_pool_id,
         "clientId": config.user_pool_client_id,
         "cognitoEndpoint": config.cognito_endpoint if cognito_origin(config.cognito_endpoint) else "",
-        # An edit sends every field the request model takes (PUT replaces), and nothing else.
+        # A registration sends every field the request model takes (PUT replaces), and nothing else.
         "agentFields": list(AgentIn.model_fields),
         "agentStatuses": list(get_args(AgentStatus)),
         "priceFields": [field.alias or name for name, field in PriceIn.model_fields.items()],
