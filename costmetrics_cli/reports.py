@@ -154,6 +154,13 @@ DEPARTMENT_COLUMNS = [
 ]
 
 
+def _projected(body: dict[str, Any], name: str, fmt: str) -> str:
+    """A projected figure, or why there is none (docs/metrics.md: too early in the month, or not begun)."""
+    if body.get(name) is not None or not body.get("projection_status"):
+        return cell(body.get(name), fmt)
+    return f"none yet ({body['projection_status']}, from {body.get('projection_ready_at')})"
+
+
 def _workforce(body: dict[str, Any]) -> str:
     agents = (
         f"{cell(body.get('total_agents'), 'int')} ({cell(body.get('active_agents'), 'int')} active, "
@@ -173,6 +180,11 @@ def _workforce(body: dict[str, Any]) -> str:
             ("Invocations", cell(body.get("total_invocations"), "int")),
             ("Errors", cell(body.get("total_errors"), "int")),
             ("Human salaries / year", cell(body.get("total_human_salary"), "money")),
+            ("Month elapsed", cell(body.get("elapsed_fraction"), "ratio")),
+            ("Projected cost", _projected(body, "projected_cost_monthly", "money")),
+            ("Projected savings", _projected(body, "projected_savings", "money")),
+            ("Projected ROI", _projected(body, "projected_roi_percent", "pct")),
+            ("Events while paused", cell(body.get("events_while_paused"), "int")),
         ]
     )
     departments = table(_rows(body, "departments"), DEPARTMENT_COLUMNS)
@@ -194,6 +206,8 @@ WORKFORCE_AGENT_COLUMNS = [
     Column("cost_per_task", "cost/task", "money3"),
     Column("monthly_savings", "savings", "money"),
     Column("roi_percent", "roi", "pct"),
+    Column("projected_roi_percent", "projected roi", "pct"),
+    Column("events_while_paused", "events while paused", "int"),
 ]
 
 
@@ -204,6 +218,7 @@ def _workforce_agents(body: Any) -> str:
 TREND_COLUMNS = [
     Column("period", "month"),
     Column("active_agents", "active agents", "int"),
+    Column("agents_with_activity", "with activity", "int"),
     Column("tasks_completed", "tasks", "int"),
     Column("invocations", "calls", "int"),
     Column("errors", "errors", "int"),

@@ -18,6 +18,7 @@ INSTANT = "2026-11-25T09:00:00Z"
 WORKSPACE = "demo"
 ADMIN = claims_for(WORKSPACE, ["admin"])
 VIEWER = claims_for(WORKSPACE, ["viewer"], username="viewer@example.com")
+MERGE_PATCH = "application/merge-patch+json"
 STREAM_ARN = (
     "arn:aws:dynamodb:us-east-1:123456789012:table/cost-metrics-local-events/stream/2026-11-25T00:00:00.000"
 )
@@ -213,6 +214,18 @@ FILES: dict[str, tuple[str, str, Callable[[], dict[str, Any]]]] = {
             body=AGENT,
         ),
     ),
+    "agents-patch.json": (
+        "AgentsFunction",
+        "PATCH /api/agents/nova (only its budget and status, a JSON Merge Patch)",
+        _api(
+            "PATCH",
+            "/api/agents/nova",
+            "/api/agents/{agentId}",
+            path_parameters={"agentId": "nova"},
+            body={"cost_budget_monthly": 150, "status": "paused"},
+            headers={"Content-Type": MERGE_PATCH},
+        ),
+    ),
     "agents-list.json": (
         "AgentsFunction",
         "GET /api/agents as a viewer",
@@ -267,7 +280,47 @@ FILES: dict[str, tuple[str, str, Callable[[], dict[str, Any]]]] = {
             "/api/cost-analysis/pricing/gpt-5.4",
             "/api/cost-analysis/pricing/{modelId}",
             path_parameters={"modelId": "gpt-5.4"},
-            body={"inputPricePerMillion": 2.25, "outputPricePerMillion": 13.5},
+            body={
+                "provider": "openai",
+                "category": "standard",
+                "inputPricePerMillion": 2.25,
+                "outputPricePerMillion": 13.5,
+                "cacheReadPricePerMillion": 0.225,
+                "cacheWritePricePerMillion": None,
+            },
+        ),
+    ),
+    "cost-analysis-pricing-patch.json": (
+        "CostAnalysisFunction",
+        "PATCH /api/cost-analysis/pricing/gpt-5.4 (only its input price, a JSON Merge Patch)",
+        _api(
+            "PATCH",
+            "/api/cost-analysis/pricing/gpt-5.4",
+            "/api/cost-analysis/pricing/{modelId}",
+            path_parameters={"modelId": "gpt-5.4"},
+            body={"inputPricePerMillion": 2.25},
+            headers={"Content-Type": MERGE_PATCH},
+        ),
+    ),
+    "cost-analysis-budget-alerts-settings-put.json": (
+        "CostAnalysisFunction",
+        "PUT /api/cost-analysis/budget-alerts/settings",
+        _api(
+            "PUT",
+            "/api/cost-analysis/budget-alerts/settings",
+            "/api/cost-analysis/budget-alerts/settings",
+            body={"thresholds": [50, 80, 100], "forecast": True},
+        ),
+    ),
+    "cost-analysis-budget-alerts-settings-patch.json": (
+        "CostAnalysisFunction",
+        "PATCH /api/cost-analysis/budget-alerts/settings (only the forecast alert)",
+        _api(
+            "PATCH",
+            "/api/cost-analysis/budget-alerts/settings",
+            "/api/cost-analysis/budget-alerts/settings",
+            body={"forecast": False},
+            headers={"Content-Type": MERGE_PATCH},
         ),
     ),
     "docs-get.json": (

@@ -70,8 +70,18 @@ REF = "#/components/schemas/"
 # --- Request bodies the handlers read themselves (json_body) ----------------------------------------
 
 
-def _request_models() -> dict[tuple[str, str], tuple[type[BaseModel], str]]:
-    """(method, path) -> the model the handler validates its JSON body with, and what the body is."""
+REPLACE = "PUT replaces the whole resource: every field is required (null for an empty optional one)."
+MERGE_PATCH = (
+    "A JSON Merge Patch (RFC 7396), sent as application/merge-patch+json or application/json: the fields "
+    "given replace the current ones, the others are kept; null empties an optional field (and is a 400 "
+    "for a field every resource has)."
+)
+PATCH_MEDIA_TYPES = ("application/merge-patch+json", "application/json")
+
+
+def _request_models() -> dict[tuple[str, str], tuple[type[BaseModel], str, str]]:
+    """(method, path) -> the model the handler validates its JSON body with (a PATCH: the whole resource
+    it merges into), what the body is, and how it is read: as is, a whole resource (PUT), or a patch."""
     from costmetrics.agents import AgentIn
     from costmetrics.alerts import AlertSettings
     from costmetrics.cost_analysis import PriceIn
@@ -84,11 +94,32 @@ def _request_models() -> dict[tuple[str, str], tuple[type[BaseModel], str]]:
 
         events: list[IncomingEvent] = Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
 
+    agent, price, settings = (
+        "/api/agents/{agentId}",
+        "/api/cost-analysis/pricing/{modelId}",
+        ("/api/cost-analysis/budget-alerts/settings"),
+    )
     return {
-        ("POST", "/api/activity"): (ActivityBatch, "A batch of activity events"),
-        ("PUT", "/api/agents/{agentId}"): (AgentIn, "The agent (snake_case fields)"),
-        ("PUT", "/api/cost-analysis/pricing/{modelId}"): (PriceIn, "The workspace's price of the model"),
-        ("PUT", "/api/cost-analysis/budget-alerts/settings"): (AlertSettings, "The alert settings"),
+        ("POST", "/api/activity"): (ActivityBatch, "A batch of activity events", "as-is"),
+        ("PUT", agent): (AgentIn, "The whole agent (snake_case fields)", "replace"),
+        ("PATCH", agent): (
+            AgentIn,
+            "The agent's fields to change; a 404 for an agent not registered",
+            "patch",
+        ),
+        ("PUT", price): (PriceIn, "The workspace's whole price of the model", "replace"),
+        (
+            "PATCH",
+            price,
+        ): (
+            PriceIn,
+            "The price's fields to change from effectiveFrom (default: now) on. The fields not given keep "
+            "the price in force then: the workspace's own, else the catalog's; a model priced nowhere yet "
+            "is a 404 (set its whole price with PUT, provider and category included)",
+            "patch",
+        ),
+        ("PUT", settings): (AlertSettings, "The whole alert settings", "replace"),
+        ("PATCH", settings): (AlertSettings, "The alert settings to change", "patch"),
     }
 
 
@@ -97,7 +128,8 @@ _BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "ex
 
 def _standard(schema: Any) -> Any:
     """JSON Schema keywords for what pydantic leaves in its own terms on input Decimals: a JsonDecimal is a
-    JSON number (strings are rejected), ge/le are minimum/maximum, decimal_places goes to the text."""
+    JSON number (strings are rejected), ge/le are minimum/maximum, decimal_places is a multipleOf (and said
+    in the text)."""
     if isinstance(schema, list):
         return [_standard(item) for item in schema]
     if not isinstance(schema, dict):
@@ -112,6 +144,7 @@ def _standard(schema: Any) -> Any:
             result[new] = _number(result.pop(old))
     if (places := result.pop("decimal_places", None)) is not None:
         result["description"] = f"A JSON number with at most {places} decimal places"
+        result["multipleOf"] = _number(Decimal(1).scaleb(-places))
     if result.get("type") == "number" and "default" in result:
         result["default"] = _number(result["default"])
     return result
@@ -133,27 +166,48 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _request_bodies(components: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    """The requestBody of each body-reading route; their schemas are added to `components`."""
+    """The requestBody of each body-reading route; their schemas are added to `components`. A PUT's schema
+    requires every field but the write's parameters (costmetrics.cost_analysis.WRITE_PARAMETERS); a PATCH's
+    is the same without `required` (<Model>Patch)."""
+    from costmetrics.cost_analysis import WRITE_PARAMETERS
+
     found = _request_models()
-    keys = [(model, "validation") for model, _ in found.values()]
+    keys = list(dict.fromkeys((model, "validation") for model, _, _ in found.values()))
     refs, defs = models_json_schema(keys, by_alias=True, ref_template=REF + "{model}")  # type: ignore[arg-type]
+    replaced = {model.__name__ for model, _, kind in found.values() if kind == "replace"}
     renamed: dict[str, str] = {}
     for name, schema in defs.get("$defs", {}).items():
         standard = _standard(schema)
+        if name in replaced:
+            standard["required"] = [p for p in standard["properties"] if p not in WRITE_PARAMETERS]
+            standard["description"] = f"{standard.get('description', '')}\n\n{REPLACE}".strip()
+            # A default never applies to a field that must be given (nor, in a patch, to one left out).
+            for field in standard["required"]:
+                standard["properties"][field].pop("default", None)
         # A model documented for its answers (serialization) and its input (validation) may differ.
         if name in components and components[name] != standard:
             renamed[REF + name] = REF + name + "Input"
             name += "Input"
+            standard["title"] = name  # a generated client names its classes after the titles
         components[name] = standard
     for name in list(components):
         components[name] = _renamed(components[name], renamed)
     bodies = {}
-    for key, (model, description) in found.items():
+    for key, (model, description, kind) in found.items():
         schema = _renamed(refs[(model, "validation")], renamed)
+        media_types: tuple[str, ...] = ("application/json",)
+        if kind == "patch":
+            whole = schema["$ref"].removeprefix(REF)
+            patch = {k: v for k, v in components[whole].items() if k != "required"}
+            patch["title"] = f"{model.__name__}Patch"
+            patch["description"] = MERGE_PATCH
+            components[patch["title"]] = patch
+            schema = {"$ref": REF + patch["title"]}
+            media_types = PATCH_MEDIA_TYPES
         bodies[key] = {
             "required": True,
             "description": description,
-            "content": {"application/json": {"schema": schema}},
+            "content": {media_type: {"schema": schema} for media_type in media_types},
         }
     return bodies
 

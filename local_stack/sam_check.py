@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local_stack.event_files import EVENTS_DIR, FILES
+from local_stack.event_files import AGENT, EVENTS_DIR, FILES
 from local_stack.outputs import started_stack
 from local_stack.template import ROOT
 
@@ -296,9 +296,10 @@ def check_start_api(stack: LocalStack, arch: str, report: Report) -> None:
         report.check(status == 401, "start-api: the OpenAPI document needs a token", f"{status}")
         status, body = http("GET", base + "/api/openapi.json", viewer)
         report.check(status == 200, "start-api: a viewer reads the OpenAPI document", f"{status}")
-        status, body = http("PUT", base + "/api/agents/sam-probe", viewer, {"name": "Probe"})
+        probe = {**AGENT, "name": "Probe"}  # a PUT gives every field
+        status, body = http("PUT", base + "/api/agents/sam-probe", viewer, probe)
         report.check(status == 403, "start-api: a viewer's write is a 403", f"{status} {body}")
-        status, body = http("PUT", base + "/api/agents/sam-probe", admin, {"name": "Probe"})
+        status, body = http("PUT", base + "/api/agents/sam-probe", admin, probe)
         report.check(status == 200, "start-api: an admin's write is stored", f"{status} {body}")
         status, body = http("GET", stack.outputs["ApiUrl"] + "/api/agents/sam-probe", admin)
         report.check(

@@ -581,7 +581,8 @@ def bench_local_stack(events: int = 3000) -> None:
                     time.sleep(0.2)
 
             for agent in AGENTS:
-                call(outputs, admin, "PUT", f"/api/agents/bench-{agent['id']}", {"name": agent["name"]})
+                whole = {k: v for k, v in agent.items() if k != "id"}  # a PUT gives every field
+                call(outputs, admin, "PUT", f"/api/agents/bench-{agent['id']}", whole)
             sent = [{**e, "agentId": f"bench-{e['agentId']}"} for e in sent]
             watcher = threading.Thread(target=watch, daemon=True)
             watcher.start()

@@ -88,6 +88,28 @@ AGENTS: list[dict[str, Any]] = [
     },
 ]
 
+# PUT /api/agents/{agentId} replaces the whole agent: every field. These are the values an agent had when a
+# field was left out, before PUT required them all.
+AGENT_DEFAULTS: dict[str, Any] = {
+    "status": "draft",
+    "category": None,
+    "department": None,
+    "role_title": None,
+    "model_provider": None,
+    "model_name": None,
+    "human_equivalent_salary": 0,
+    "estimated_hours_saved": 0,
+    "cost_budget_monthly": 0,
+}
+
+
+def agent_body(name: str, **fields: Any) -> dict[str, Any]:
+    """A whole agent for PUT: `name`, the fields given, and AGENT_DEFAULTS for the others."""
+    unknown = set(fields) - set(AGENT_DEFAULTS)
+    assert not unknown, f"not fields of an agent: {unknown}"
+    return {"name": name, **AGENT_DEFAULTS, **fields}
+
+
 # Models each active agent uses (the first is its main model); "mystery-model-x" is in no catalog.
 AGENT_MODELS = {
     "nova": ["claude-haiku-3.5", "claude-sonnet-4-6"],

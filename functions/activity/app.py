@@ -18,11 +18,19 @@ from costmetrics.api import (
     openapi_responses,
 )
 from costmetrics.config import settings
-from costmetrics.events import AGENT_ID
+from costmetrics.events import AGENT_ID, EventType
 from costmetrics.observability import metrics
 
 app = create_app()
 TAGS = ["Activity log"]
+
+
+def instant(what: str) -> dict[str, Any]:
+    """Query() arguments of an ISO 8601 date-time parameter (with a time zone: Z or an offset)."""
+    return {
+        "description": f"ISO 8601 date-time with a time zone, e.g. 2026-03-17T08:00:00Z; {what}",
+        "json_schema_extra": {"format": "date-time"},
+    }
 
 
 @app.post(
@@ -58,15 +66,36 @@ def post_activity() -> Any:
     responses=openapi_responses(400, 403),
 )
 def get_activity(
-    agent_id: Annotated[str | None, Query(alias="agentId", pattern=AGENT_ID.pattern)] = None,
-    event_type: Annotated[str | None, Query(alias="eventType", description="one of the event types")] = None,
-    start: Annotated[
-        str | None, Query(alias="from", description="ISO 8601 with time zone, inclusive")
+    agent_id: Annotated[
+        str | None, Query(alias="agentId", pattern=AGENT_ID.pattern, description="only this agent's events")
     ] = None,
-    end: Annotated[str | None, Query(alias="to", description="ISO 8601 with time zone, inclusive")] = None,
-    limit: Annotated[int, Query(ge=1, le=activity.MAX_LIMIT)] = activity.DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, description=f"at most {activity.MAX_OFFSET}; use nextToken")] = 0,
-    next_token: Annotated[str | None, Query(alias="nextToken", max_length=4096)] = None,
+    event_type: Annotated[EventType | None, Query(alias="eventType", description="only this type")] = None,
+    start: Annotated[
+        str | None, Query(alias="from", **instant("inclusive; default: the retention limit"))
+    ] = None,
+    end: Annotated[str | None, Query(alias="to", **instant("inclusive; not before from"))] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=activity.MAX_LIMIT, description="events per page")
+    ] = activity.DEFAULT_LIMIT,
+    offset: Annotated[
+        int,
+        Query(
+            ge=0,
+            # Documented here, checked by costmetrics.activity with a message that points to nextToken.
+            json_schema_extra={"maximum": activity.MAX_OFFSET},
+            description=f"events to skip, at most {activity.MAX_OFFSET}; further, use nextToken",
+        ),
+    ] = 0,
+    next_token: Annotated[
+        str | None,
+        Query(
+            alias="nextToken",
+            max_length=4096,
+            description="pagination.nextToken of the previous page. Send it with the same agentId, "
+            "eventType, from and to as the first page (the cursor is bound to them: other values are a "
+            "400), without offset; limit may change",
+        ),
+    ] = None,
 ) -> activity.ActivityPage:
     principal = caller(app, auth.READERS)
     query = activity.ActivityQuery(
@@ -90,9 +119,21 @@ def get_activity(
     responses=openapi_responses(400, 403),
 )
 def get_feed(
-    since: Annotated[str | None, Query(description="ISO 8601 ingestion time to start from")] = None,
-    limit: Annotated[int, Query(ge=1, le=activity.MAX_LIMIT)] = activity.DEFAULT_LIMIT,
-    next_token: Annotated[str | None, Query(alias="nextToken", max_length=4096)] = None,
+    since: Annotated[
+        str | None,
+        Query(**instant("the ingestion time to start from, not in the future; not with nextToken")),
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=activity.MAX_LIMIT, description="events per page")
+    ] = activity.DEFAULT_LIMIT,
+    next_token: Annotated[
+        str | None,
+        Query(
+            alias="nextToken",
+            max_length=4096,
+            description="the previous page's nextToken, alone (not with since); limit may change",
+        ),
+    ] = None,
 ) -> activity.FeedPage:
     principal = caller(app, auth.READERS)
     return activity.feed(

@@ -17,7 +17,7 @@ import hashlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, get_args
+from typing import Annotated, Any, get_args
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools.event_handler import Response
@@ -25,7 +25,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from costmetrics.activity import MAX_LIMIT
 from costmetrics.agents import AgentIn, AgentStatus
-from costmetrics.api import create_app, lambda_entry, openapi_responses
+from costmetrics.api import create_app, file_name, lambda_entry, openapi_responses
 from costmetrics.config import settings
 from costmetrics.cost_analysis import PriceIn
 from costmetrics.errors import NotFound
@@ -61,15 +61,17 @@ def _etag(body: str) -> str:
     return '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
 
 
+# The names the console serves, which the OpenAPI document lists: no other name is a file of it.
+ASSET_NAMES = sorted(p.name for p in ASSET_DIR.iterdir() if p.is_file() and p.suffix in CONTENT_TYPES)
+
+
 @cache
 def assets() -> dict[str, Asset]:
     """The files of assets/ by name, with their content type and ETag (read once per container)."""
     found = {}
-    for path in sorted(ASSET_DIR.iterdir()):
-        content_type = CONTENT_TYPES.get(path.suffix)
-        if path.is_file() and content_type:
-            body = path.read_text(encoding="utf-8")
-            found[path.name] = Asset(body, content_type, _etag(body))
+    for name in ASSET_NAMES:
+        body = (ASSET_DIR / name).read_text(encoding="utf-8")
+        found[name] = Asset(body, CONTENT_TYPES[(ASSET_DIR / name).suffix], _etag(body))
     return found
 
 
@@ -114,7 +116,7 @@ def console_config(prefix: str) -> dict[str, Any]:
         "userPoolId": config.user_pool_id,
         "clientId": config.user_pool_client_id,
         "cognitoEndpoint": config.cognito_endpoint if cognito_origin(config.cognito_endpoint) else "",
-        # An edit sends every field the request model takes (PUT replaces), and nothing else.
+        # A registration sends every field the request model takes (PUT replaces), and nothing else.
         "agentFields": list(AgentIn.model_fields),
         "agentStatuses": list(get_args(AgentStatus)),
         "priceFields": [field.alias or name for name, field in PriceIn.model_fields.items()],
@@ -179,7 +181,7 @@ def get_console() -> Response[str]:
     tags=TAGS,
     responses={**openapi_responses(400, 404, ok=ASSET), 304: NOT_MODIFIED},
 )
-def get_asset(asset: str) -> Response[str]:
+def get_asset(asset: Annotated[str, file_name(ASSET_NAMES, "a file of the console")]) -> Response[str]:
     found = assets().get(asset)
     if found is None:
         raise NotFound(f"the console has no file named {asset!r}")

@@ -1,15 +1,15 @@
-"""Cost analysis: GET /api/cost-analysis/* and PUT /api/cost-analysis/pricing/{modelId}."""
+"""Cost analysis: GET /api/cost-analysis/*, PUT and PATCH of a workspace price and of the alert settings."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import ValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from costmetrics import alerts, auth, cost_analysis, periods
 from costmetrics.api import (
+    MonthQuery,
     caller,
     create_app,
     json_body,
@@ -18,15 +18,18 @@ from costmetrics.api import (
     negotiated,
     openapi_responses,
 )
-from costmetrics.errors import InvalidRequest
-from costmetrics.events import describe
+from costmetrics.pricing import MODEL_ID
 
 app = create_app()
 TAGS = ["Cost analysis"]
 
-Month = Annotated[
-    str | None,
-    Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="UTC month YYYY-MM; default: the current month"),
+ModelId = Annotated[
+    str,
+    Path(
+        # Documented here, checked by costmetrics.cost_analysis.
+        json_schema_extra={"pattern": MODEL_ID.pattern},
+        description="1 to 128 letters, digits and . _ : / @ + - (starting with a letter or digit)",
+    ),
 ]
 
 
@@ -36,7 +39,7 @@ Month = Annotated[
     tags=TAGS,
     responses=openapi_responses(400, 403),
 )
-def get_summary(month: Month = None) -> cost_analysis.Summary:
+def get_summary(month: MonthQuery = None) -> cost_analysis.Summary:
     principal = caller(app, auth.READERS)
     return cost_analysis.summary_for(principal.workspace_id, periods.parse_month(month, now=periods.utcnow()))
 
@@ -47,7 +50,7 @@ def get_summary(month: Month = None) -> cost_analysis.Summary:
     tags=TAGS,
     responses=openapi_responses(400, 403, ok=json_or_csv(cost_analysis.ByProvider, "The providers")),
 )
-def get_by_provider(month: Month = None) -> Response[Any]:
+def get_by_provider(month: MonthQuery = None) -> Response[Any]:
     principal = caller(app, auth.READERS)
     body = cost_analysis.by_provider_for(
         principal.workspace_id, periods.parse_month(month, now=periods.utcnow())
@@ -61,7 +64,7 @@ def get_by_provider(month: Month = None) -> Response[Any]:
     tags=TAGS,
     responses=openapi_responses(400, 403, ok=json_or_csv(cost_analysis.ByModel, "The models")),
 )
-def get_by_model(month: Month = None) -> Response[Any]:
+def get_by_model(month: MonthQuery = None) -> Response[Any]:
     principal = caller(app, auth.READERS)
     body = cost_analysis.by_model_for(
         principal.workspace_id, periods.parse_month(month, now=periods.utcnow())
@@ -75,7 +78,7 @@ def get_by_model(month: Month = None) -> Response[Any]:
     tags=TAGS,
     responses=openapi_responses(400, 403, ok=json_or_csv(cost_analysis.AgentCosts, "The agents")),
 )
-def get_agents(month: Month = None) -> Response[Any]:
+def get_agents(month: MonthQuery = None) -> Response[Any]:
     principal = caller(app, auth.READERS)
     now = periods.utcnow()
     body = cost_analysis.agent_costs_for(principal.workspace_id, periods.parse_month(month, now=now), now)
@@ -90,7 +93,7 @@ def get_agents(month: Month = None) -> Response[Any]:
         400, 403, ok=json_or_csv(cost_analysis.Recommendations, "The recommendations")
     ),
 )
-def get_recommendations(month: Month = None) -> Response[Any]:
+def get_recommendations(month: MonthQuery = None) -> Response[Any]:
     principal = caller(app, auth.READERS)
     now = periods.utcnow()
     body = cost_analysis.recommendations_for(principal.workspace_id, periods.parse_month(month, now=now), now)
@@ -105,7 +108,7 @@ def get_recommendations(month: Month = None) -> Response[Any]:
     tags=TAGS,
     responses=openapi_responses(400, 403, ok=json_or_csv(cost_analysis.BudgetAlerts, "The alerts")),
 )
-def get_budget_alerts(month: Month = None) -> Response[Any]:
+def get_budget_alerts(month: MonthQuery = None) -> Response[Any]:
     principal = caller(app, auth.READERS)
     now = periods.utcnow()
     body = cost_analysis.budget_alerts_for(principal.workspace_id, periods.parse_month(month, now=now), now)
@@ -125,13 +128,24 @@ def get_alert_settings() -> alerts.AlertSettings:
 
 @app.put(
     "/api/cost-analysis/budget-alerts/settings",
-    summary="Set the workspace's budget-alert thresholds and forecast alert (admin)",
+    summary="Set the workspace's budget-alert thresholds and forecast alert, every field given (admin)",
     tags=TAGS,
     responses=openapi_responses(400, 403, 413, 415),
 )
 def put_alert_settings() -> alerts.AlertSettings:
     principal = caller(app, auth.ADMINS)
     return alerts.set_settings(principal.workspace_id, json_body(app))
+
+
+@app.patch(
+    "/api/cost-analysis/budget-alerts/settings",
+    summary="Change some of the workspace's budget-alert settings: a JSON Merge Patch (admin)",
+    tags=TAGS,
+    responses=openapi_responses(400, 403, 409, 413, 415),
+)
+def patch_alert_settings() -> alerts.AlertSettings:
+    principal = caller(app, auth.ADMINS)
+    return alerts.amend_settings(principal.workspace_id, json_body(app, merge_patch=True))
 
 
 @app.get(
@@ -147,17 +161,27 @@ def get_pricing() -> cost_analysis.Pricing:
 
 @app.put(
     "/api/cost-analysis/pricing/<modelId>",
-    summary="Set a workspace price for a model, from effectiveFrom on (admin)",
+    summary="Set a workspace price for a model from effectiveFrom on, every field given (admin)",
     tags=TAGS,
     responses=openapi_responses(400, 403, 413, 415),
 )
-def put_price(modelId: str) -> cost_analysis.ModelPrice:
+def put_price(modelId: ModelId) -> cost_analysis.ModelPrice:
     principal = caller(app, auth.ADMINS)
-    try:
-        body = cost_analysis.PriceIn.model_validate(json_body(app))
-    except ValidationError as error:
-        raise InvalidRequest(describe(error), details=[{"in": "body", "problem": describe(error)}]) from None
-    return cost_analysis.set_workspace_price(principal.workspace_id, modelId, body, periods.utcnow())
+    return cost_analysis.set_workspace_price(
+        principal.workspace_id, modelId, json_body(app), periods.utcnow()
+    )
+
+
+@app.patch(
+    "/api/cost-analysis/pricing/<modelId>",
+    summary="Change some fields of a model's price from effectiveFrom on: a JSON Merge Patch (admin)",
+    tags=TAGS,
+    responses=openapi_responses(400, 403, 404, 413, 415),
+)
+def patch_price(modelId: ModelId) -> cost_analysis.ModelPrice:
+    principal = caller(app, auth.ADMINS)
+    body = json_body(app, merge_patch=True)
+    return cost_analysis.amend_workspace_price(principal.workspace_id, modelId, body, periods.utcnow())
 
 
 lambda_handler = lambda_entry(app)

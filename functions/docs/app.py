@@ -18,12 +18,12 @@ import hashlib
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from costmetrics.api import create_app, lambda_entry, openapi_responses
+from costmetrics.api import create_app, file_name, lambda_entry, openapi_responses
 from costmetrics.config import settings
 from costmetrics.errors import NotFound, Unauthorized
 from costmetrics.pages import base_url, page_headers, script_json
@@ -245,9 +245,11 @@ def _asset(name: str) -> str:
     "/api/docs/<asset>",
     summary="Swagger UI's script and style sheet, served with the page (no third-party host)",
     tags=TAGS,
-    responses=openapi_responses(404, ok=SWAGGER_ASSET),
+    responses=openapi_responses(400, 404, ok=SWAGGER_ASSET),
 )
-def get_docs_asset(asset: str) -> Response[str]:
+def get_docs_asset(
+    asset: Annotated[str, file_name(sorted(SWAGGER_UI_ASSETS), "a file of swagger-ui-dist")],
+) -> Response[str]:
     _require_docs()
     if asset not in SWAGGER_UI_ASSETS:
         raise NotFound(f"no such documentation asset: {asset!r}")

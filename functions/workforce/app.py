@@ -7,15 +7,11 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from costmetrics import auth, periods, workforce
-from costmetrics.api import caller, create_app, lambda_entry, openapi_responses
+from costmetrics.api import MonthQuery, caller, create_app, lambda_entry, openapi_responses
 
 app = create_app()
 TAGS = ["Workforce ROI"]
 
-Month = Annotated[
-    str | None,
-    Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="UTC month YYYY-MM; default: the current month"),
-]
 TrendMonths = Annotated[
     int,
     Query(
@@ -30,9 +26,10 @@ TrendMonths = Annotated[
     tags=TAGS,
     responses=openapi_responses(400, 403),
 )
-def get_summary(month: Month = None) -> workforce.WorkforceSummary:
+def get_summary(month: MonthQuery = None) -> workforce.WorkforceSummary:
     principal = caller(app, auth.READERS)
-    return workforce.summary_for(principal.workspace_id, periods.parse_month(month, now=periods.utcnow()))
+    now = periods.utcnow()
+    return workforce.summary_for(principal.workspace_id, periods.parse_month(month, now=now), now)
 
 
 @app.get(
@@ -41,9 +38,10 @@ def get_summary(month: Month = None) -> workforce.WorkforceSummary:
     tags=TAGS,
     responses=openapi_responses(400, 403),
 )
-def get_agents(month: Month = None) -> workforce.AgentROIList:
+def get_agents(month: MonthQuery = None) -> workforce.AgentROIList:
     principal = caller(app, auth.READERS)
-    return workforce.agents_for(principal.workspace_id, periods.parse_month(month, now=periods.utcnow()))
+    now = periods.utcnow()
+    return workforce.agents_for(principal.workspace_id, periods.parse_month(month, now=now), now)
 
 
 @app.get(

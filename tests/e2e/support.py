@@ -222,6 +222,43 @@ def fresh_workspace() -> str:
     return f"e2e-{uuid.uuid4().hex[:10]}"
 
 
+def a_day_of_work(agent_id: str, created_at: str) -> list[dict[str, Any]]:
+    """One event of each kind a workforce figure counts, for `agent_id` at `created_at`: a priced
+    invocation (ids <agent_id>-0 to -3)."""
+    details: list[tuple[str, dict[str, Any]]] = [
+        ("model_invocation", {"model": "claude-haiku-3.5", "inputTokens": 400_000, "outputTokens": 90_000}),
+        ("task_completed", {"taskType": "classification"}),
+        ("tool_call", {"tool": "search", "success": True, "durationMs": 40}),
+        ("error", {"message": "timeout"}),
+    ]
+    return [
+        {
+            "id": f"{agent_id}-{n}",
+            "agentId": agent_id,
+            "eventType": kind,
+            "createdAt": created_at,
+            "details": d,
+        }
+        for n, (kind, d) in enumerate(details)
+    ]
+
+
+def admin_with_activity(
+    stack: RunningStack, agent_id: str, agent: Mapping[str, Any], events: Sequence[Mapping[str, Any]]
+) -> str:
+    """An admin's token for a fresh workspace where `agent_id` is registered as `agent` and `events` (with a
+    priced invocation among them) are ingested and rolled up."""
+    token = stack.new_user(fresh_workspace(), "admin")
+    assert http("PUT", f"{stack.api}/api/agents/{agent_id}", token=token, body=dict(agent)).status == 200
+    ingested = http("POST", f"{stack.api}/api/activity", token=token, body={"events": list(events)})
+    assert (ingested.status, ingested.body["accepted"]) == (200, len(events)), ingested.body
+    rolled_up = wait_for(
+        lambda: stack.get("/api/cost-analysis/summary", token).body["totalSpend"] > 0, timeout=30
+    )
+    assert rolled_up, "the events were not rolled up"
+    return token
+
+
 def now_in_month() -> str:
     """A createdAt of the current UTC month that is not in the future."""
     now = datetime.now(UTC).replace(microsecond=0)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.datasets import agent_body
 from tests.e2e.support import ROOT, RunningStack, fresh_workspace, http, now_in_month
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
@@ -46,13 +47,13 @@ def test_an_agent_over_budget_gets_a_budget_alert(stack: RunningStack) -> None:
     workspace = fresh_workspace()
     queue_url = _subscribe(stack, workspace)
     token = stack.new_user(workspace, "admin")
-    agent = {
-        "name": "Spender",
-        "status": "online",
-        "model_provider": "anthropic",
-        "model_name": "claude-opus-4-7",
-        "cost_budget_monthly": 1,
-    }
+    agent = agent_body(
+        "Spender",
+        status="online",
+        model_provider="anthropic",
+        model_name="claude-opus-4-7",
+        cost_budget_monthly=1,
+    )
     assert http("PUT", stack.api + "/api/agents/spender", token=token, body=agent).status == 200
 
     # When the agent spends $5 this month

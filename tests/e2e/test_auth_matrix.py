@@ -25,6 +25,7 @@ import pytest
 
 from costmetrics.events import StoredEvent
 from local_stack.template import Route, routes
+from tests.datasets import agent_body
 from tests.e2e.support import (
     PASSWORD,
     Reply,
@@ -222,14 +223,14 @@ MATRIX_ONLY = f"Matrix-Only-{uuid.uuid4().hex[:8]}"  # in the matrix workspace's
 
 
 def _agent_body(credential: str) -> dict[str, Any]:
-    return {
-        "name": f"{MATRIX_SECRET} by {credential}",
-        "status": "online",
-        "department": "Matrix",
-        "model_provider": "anthropic",
-        "model_name": "claude-haiku-3.5",
-        "cost_budget_monthly": 10,
-    }
+    return agent_body(
+        f"{MATRIX_SECRET} by {credential}",
+        status="online",
+        department="Matrix",
+        model_provider="anthropic",
+        model_name="claude-haiku-3.5",
+        cost_budget_monthly=10,
+    )
 
 
 def _slug(credential: str) -> str:
@@ -252,6 +253,14 @@ def _thresholds(credential: str) -> list[int]:
     return [1 + [c.name for c in CREDENTIALS].index(credential), 100]
 
 
+def _output_price(credential: str) -> int:
+    return 100 + [c.name for c in CREDENTIALS].index(credential)
+
+
+# A catalog model: a PATCH changes some fields of the price in force (a model priced nowhere is a 404).
+PATCHED_MODEL = "gpt-5.4-nano"
+
+
 # (method, path) -> the body a write is called with, made distinct per credential so that a write that
 # should have been refused shows in the workspace afterwards.
 BODIES: dict[tuple[str, str], Callable[[str], Any]] = {
@@ -262,16 +271,29 @@ BODIES: dict[tuple[str, str], Callable[[str], Any]] = {
         "category": "economy",
         "inputPricePerMillion": 1,
         "outputPricePerMillion": 2,
+        "cacheReadPricePerMillion": None,
+        "cacheWritePricePerMillion": None,
     },
     ("PUT", "/api/cost-analysis/budget-alerts/settings"): lambda credential: {
         "thresholds": _thresholds(credential),
         "forecast": True,
     },
+    ("PATCH", "/api/agents/{agentId}"): lambda credential: {
+        "name": f"{MATRIX_SECRET} patched by {credential}"
+    },
+    ("PATCH", "/api/cost-analysis/pricing/{modelId}"): lambda credential: {
+        "outputPricePerMillion": _output_price(credential)
+    },
+    ("PATCH", "/api/cost-analysis/budget-alerts/settings"): lambda credential: {
+        "thresholds": _thresholds(credential)
+    },
 }
-# Path parameters: one agent of the workspace; a model named after the caller (see BODIES).
-PATH_VALUES: dict[str, Callable[[str], str]] = {
+# Path parameters: one agent of the workspace; a model named after the caller (see BODIES), or for a PATCH
+# (method, name) a model of the catalog.
+PATH_VALUES: dict[str | tuple[str, str], Callable[[str], str]] = {
     "agentId": lambda credential: "probe",
     "modelId": lambda credential: f"mx-{_slug(credential)}",
+    ("PATCH", "modelId"): lambda credential: PATCHED_MODEL,
 }
 # Public files, by route: Swagger UI's style sheet and the web console's script (no workspace data).
 ASSETS = {"/api/docs/{asset}": "swagger-ui.css", "/console/{asset}": "console.js"}
@@ -290,7 +312,8 @@ def request_for(route: Route, credential: str) -> tuple[str, Any]:
     path = route.path.replace("{asset}", ASSETS.get(route.path, "{asset}"))
     for name in [part[1:-1] for part in path.split("/") if part.startswith("{")]:
         assert name in PATH_VALUES, f"{route.method} {route.path}: add a value for {{{name}}} to PATH_VALUES"
-        path = path.replace(f"{{{name}}}", PATH_VALUES[name](credential))
+        value = PATH_VALUES.get((route.method, name), PATH_VALUES[name])
+        path = path.replace(f"{{{name}}}", value(credential))
     if route.method == "GET":
         return path + QUERIES.get(route.path, ""), None
     assert (route.method, route.path) in BODIES, f"{route.method} {route.path}: add its body to BODIES"
@@ -359,6 +382,9 @@ def _refusal_problem(reply: Reply, credential: Credential) -> str | None:
     return None
 
 
+ADMIN_SETTINGS = "/api/cost-analysis/budget-alerts/settings"
+
+
 def _writes_kept(route: Route, stack: RunningStack, admin: str) -> str | None:
     """What is wrong with the matrix workspace after `route` was called with every credential, if anything:
     each write carried its caller's name, and only the allowed callers' writes may be there."""
@@ -370,8 +396,20 @@ def _writes_kept(route: Route, stack: RunningStack, admin: str) -> str | None:
         models = {m["id"] for m in stack.get("/api/cost-analysis/pricing", admin).body["models"]}
         priced = {m for m in models if m.startswith("mx-")}
         return None if priced == {"mx-admin"} else f"workspace prices for {sorted(priced)}"
-    if key == ("PUT", "/api/cost-analysis/budget-alerts/settings"):
-        thresholds = stack.get("/api/cost-analysis/budget-alerts/settings", admin).body["thresholds"]
+    if key == ("PATCH", "/api/agents/{agentId}"):
+        name = stack.get("/api/agents/probe", admin).body["name"]
+        return None if name == f"{MATRIX_SECRET} patched by admin" else f"the agent is {name!r}"
+    if key == ("PATCH", "/api/cost-analysis/pricing/{modelId}"):
+        models = {m["id"]: m for m in stack.get("/api/cost-analysis/pricing", admin).body["models"]}
+        patched = models[PATCHED_MODEL]
+        price, source = patched["outputPricePerMillion"], patched["source"]
+        return (
+            None
+            if (price, source) == (_output_price("admin"), "workspace")
+            else f"{PATCHED_MODEL}: {patched}"
+        )
+    if key in (("PUT", ADMIN_SETTINGS), ("PATCH", ADMIN_SETTINGS)):
+        thresholds = stack.get(ADMIN_SETTINGS, admin).body["thresholds"]
         return None if thresholds == _thresholds("admin") else f"thresholds {thresholds}"
     if key == ("POST", "/api/activity"):
         log = stack.get("/api/activity?limit=500", admin).body["data"]
@@ -421,30 +459,20 @@ ALFA_AGENTS = {
         "estimated_hours_saved": 737.37,
         "cost_budget_monthly": 4242.42,
     },
-    "atlas": {
-        "name": "Alfa-Atlas-Classified",
-        "status": "online",
-        "department": "Alfa-Dept-Classified",
-        "model_provider": "openai",
-        "model_name": "gpt-5.4",
-        "human_equivalent_salary": 818181.81,
-        "cost_budget_monthly": 0.01,
-    },
-    "alfa-only": {"name": "Alfa-Only-Classified", "status": "online"},
+    "atlas": agent_body(
+        "Alfa-Atlas-Classified",
+        status="online",
+        department="Alfa-Dept-Classified",
+        model_provider="openai",
+        model_name="gpt-5.4",
+        human_equivalent_salary=818181.81,
+        cost_budget_monthly=0.01,
+    ),
+    "alfa-only": agent_body("Alfa-Only-Classified", status="online"),
 }
 BRAVO_AGENTS = {
-    "nova": {
-        "name": "Bravo Nova",
-        "status": "online",
-        "model_provider": "openai",
-        "model_name": "gpt-5.4-mini",
-    },
-    "atlas": {
-        "name": "Bravo Atlas",
-        "status": "online",
-        "model_name": "gpt-5.4",
-        "cost_budget_monthly": 0.01,
-    },
+    "nova": agent_body("Bravo Nova", status="online", model_provider="openai", model_name="gpt-5.4-mini"),
+    "atlas": agent_body("Bravo Atlas", status="online", model_name="gpt-5.4", cost_budget_monthly=0.01),
 }
 
 
@@ -558,6 +586,8 @@ def _pair(stack: RunningStack) -> Pair:
         "category": "standard",
         "inputPricePerMillion": 13.37,
         "outputPricePerMillion": 42.4242,
+        "cacheReadPricePerMillion": None,
+        "cacheWritePricePerMillion": None,
         "effectiveFrom": "2020-01-01T00:00:00Z",
     }
     assert (
@@ -682,7 +712,7 @@ def test_writes_to_a_shared_id_change_only_the_writers_copy(written_pair: Pair, 
     renamed = {**BRAVO_AGENTS["nova"], "name": "Bravo Nova Renamed", "cost_budget_monthly": 1}
     writes: list[tuple[str, str, Any, int]] = [
         ("PUT", "/api/agents/nova", renamed, 200),
-        ("PUT", "/api/agents/atlas", {"name": "Bravo Atlas Renamed"}, 200),
+        ("PUT", "/api/agents/atlas", agent_body("Bravo Atlas Renamed"), 200),
         (
             "PUT",
             "/api/cost-analysis/pricing/alfa-private-llm",
@@ -691,6 +721,8 @@ def test_writes_to_a_shared_id_change_only_the_writers_copy(written_pair: Pair, 
                 "category": "economy",
                 "inputPricePerMillion": 0.1,
                 "outputPricePerMillion": 0.2,
+                "cacheReadPricePerMillion": None,
+                "cacheWritePricePerMillion": None,
             },
             200,
         ),
@@ -723,7 +755,7 @@ def test_writes_to_a_shared_id_change_only_the_writers_copy(written_pair: Pair, 
 def ingester(stack: RunningStack) -> str:
     """An admin of a workspace of the test's own, with one agent: each test sees only what it stored."""
     token = stack.new_user(fresh_workspace(), "admin")
-    assert http("PUT", f"{stack.api}/api/agents/nova", token=token, body={"name": "Nova"}).status == 200
+    assert http("PUT", f"{stack.api}/api/agents/nova", token=token, body=agent_body("Nova")).status == 200
     return token
 
 

@@ -23,6 +23,7 @@ import pytest
 from local_stack.browser import LAPTOP, PHONE, VIEWS, drawn_after
 from local_stack.browser import open_view as show
 from local_stack.browser import sign_in as console_sign_in
+from tests.datasets import agent_body
 from tests.e2e.console_support import (
     Tour,
     count,
@@ -56,37 +57,37 @@ def tour(browser: Any, stack: RunningStack) -> Iterator[Tour]:
 # --- A workspace of the module's own, read by most tests ------------------------------------------------
 
 AGENTS: dict[str, dict[str, Any]] = {
-    "ada": {
-        "name": "Ada",
-        "status": "online",
-        "category": "support",
-        "department": "Support",
-        "role_title": "Support Agent",
-        "model_provider": "anthropic",
-        "model_name": "claude-sonnet-4-6",
-        "human_equivalent_salary": 60000,
-        "estimated_hours_saved": 40,
-        "cost_budget_monthly": 1,
-    },
-    "bix": {
-        "name": "Bix",
-        "status": "online",
-        "department": "Research",
-        "model_provider": "openai",
-        "model_name": "gpt-5.4",
-        "human_equivalent_salary": 90000,
-        "estimated_hours_saved": 25.5,
-        "cost_budget_monthly": 500,
-    },
-    "cyd": {
-        "name": "Cyd",
-        "status": "paused",
-        "department": "Support",
-        "model_provider": "google",
-        "model_name": "gemini-2.5-flash",
-        "human_equivalent_salary": 30000,
-    },
-    "dee": {"name": "Dee", "status": "draft", "department": "Finance", "cost_budget_monthly": 20},
+    "ada": agent_body(
+        "Ada",
+        status="online",
+        category="support",
+        department="Support",
+        role_title="Support Agent",
+        model_provider="anthropic",
+        model_name="claude-sonnet-4-6",
+        human_equivalent_salary=60000,
+        estimated_hours_saved=40,
+        cost_budget_monthly=1,
+    ),
+    "bix": agent_body(
+        "Bix",
+        status="online",
+        department="Research",
+        model_provider="openai",
+        model_name="gpt-5.4",
+        human_equivalent_salary=90000,
+        estimated_hours_saved=25.5,
+        cost_budget_monthly=500,
+    ),
+    "cyd": agent_body(
+        "Cyd",
+        status="paused",
+        department="Support",
+        model_provider="google",
+        model_name="gemini-2.5-flash",
+        human_equivalent_salary=30000,
+    ),
+    "dee": agent_body("Dee", status="draft", department="Finance", cost_budget_monthly=20),
 }
 TOOL_CALLS = 30  # Bix's tool calls this month: two pages of 25
 
@@ -316,6 +317,7 @@ def test_budgets_recommendations_and_workforce_show_the_api_s_figures(
         for r in recommendations["recommendations"]
     ]
 
+    early = _api(stack, token, "/api/agents/workforce/summary")["projected_roi_percent"]
     show(tour.page, "workforce", "months=3")
     summary = _api(stack, token, "/api/agents/workforce/summary")
     agents = _api(stack, token, "/api/agents/workforce/agents")
@@ -324,6 +326,14 @@ def test_budgets_recommendations_and_workforce_show_the_api_s_figures(
     for key in ("total_agent_cost_monthly", "monthly_human_equivalent", "monthly_savings"):
         assert figures[key] == usd(summary[key]), key
     assert figures["roi_percent"] == percent(summary["roi_percent"])
+    # A run rate moves with the clock: the page's lies between the API's before and after it was drawn.
+    late = summary["projected_roi_percent"]
+    if late is None:
+        assert figures["projected_roi_percent"] == "—"
+    else:
+        shown = Decimal(figures["projected_roi_percent"].rstrip("%").replace(",", ""))
+        assert Decimal(str(early)) <= shown <= Decimal(str(late)), (early, shown, late)
+    assert figures["events_while_paused"] == count(summary["events_while_paused"]) == "1"  # Cyd's invocation
     assert figures["total_agents"] == count(summary["total_agents"])
     assert figures["total_tasks_completed"] == count(summary["total_tasks_completed"])
     assert [
@@ -333,10 +343,12 @@ def test_budgets_recommendations_and_workforce_show_the_api_s_figures(
         (d["department"], usd(d["monthly_savings"]), percent(d["roi_percent"]))
         for d in summary["departments"]
     ]
-    assert [
-        (r["key"], r["cells"]["actual_cost_monthly"], r["cells"]["tasks_completed"])
-        for r in tour.table("Agents' ROI")
-    ] == [(a["id"], usd(a["actual_cost_monthly"]), count(a["tasks_completed"])) for a in agents]
+    rows = tour.table("Agents' ROI")
+    assert [(r["key"], r["cells"]["actual_cost_monthly"], r["cells"]["tasks_completed"]) for r in rows] == [
+        (a["id"], usd(a["actual_cost_monthly"]), count(a["tasks_completed"])) for a in agents
+    ]
+    # The paused agent that ran is flagged on its row, and only it.
+    assert {r["key"]: r["badges"] for r in rows if r["badges"]} == {"cyd": ["1 event while paused"]}
     tour.page.locator("#view details.data").evaluate("details => { details.open = true; }")
     assert [
         (r["key"], r["cells"]["total_cost"], r["cells"]["invocations"]) for r in tour.table("Trends by month")

@@ -14,7 +14,7 @@ import pytest
 from costmetrics import aws
 from local_stack.apigw import LambdaContext
 from tests.clock import INSTANT
-from tests.datasets import iso
+from tests.datasets import agent_body, iso
 from tests.harness import Api, Stream, handler_of
 
 NOW = INSTANT
@@ -90,9 +90,9 @@ def run_alerts() -> dict[str, Any]:
 def fleet(stack: Any) -> dict[str, Any]:
     acme, globex = Api("ws-acme"), Api("ws-globex")
     for api in (acme, globex):
-        api.put("/api/agents/atlas", {"name": "Atlas", "cost_budget_monthly": 10, "model_name": "gpt-5.4"})
-        api.put("/api/agents/nova", {"name": "Nova", "cost_budget_monthly": 1000})
-        api.put("/api/agents/free", {"name": "Free", "cost_budget_monthly": 0})
+        api.put("/api/agents/atlas", agent_body("Atlas", cost_budget_monthly=10, model_name="gpt-5.4"))
+        api.put("/api/agents/nova", agent_body("Nova", cost_budget_monthly=1000))
+        api.put("/api/agents/free", agent_body("Free", cost_budget_monthly=0))
     spend(acme, "atlas", 12, "a")  # acme's Atlas: $12 of $10
     spend(acme, "nova", 5, "n")  # 0.5% of Nova's budget
     spend(acme, "free", 50, "f")  # no budget: never alerted

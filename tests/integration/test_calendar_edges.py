@@ -21,6 +21,7 @@ import pytest
 import time_machine
 
 from tests.clock import EDGES
+from tests.datasets import agent_body
 from tests.harness import Api, Stream
 from tests.integration.test_budget_alerts import received, run_alerts, subscribe
 
@@ -128,14 +129,14 @@ def edge(request: pytest.FixtureRequest, stack: Any) -> Iterator[Calendar]:
     with time_machine.travel(now, tick=False):
         api = Api(WORKSPACE)
         for agent, budget, _, _, salary in AGENTS:
-            body = {
-                "name": agent.title(),
-                "status": "online",
-                "department": "Ops",
-                "cost_budget_monthly": budget,
-                "human_equivalent_salary": salary,
-                "estimated_hours_saved": 10,
-            }
+            body = agent_body(
+                agent.title(),
+                status="online",
+                department="Ops",
+                cost_budget_monthly=budget,
+                human_equivalent_salary=salary,
+                estimated_hours_saved=10,
+            )
             assert api.put(f"/api/agents/{agent}", body).status == 200
         start = month_start(now)
         this_month = [e for a, _, dollars, _, _ in AGENTS for e in spending(a, dollars, start, now, "this")]
@@ -263,6 +264,15 @@ def check_workforce_figures_are_this_months(edge: Calendar) -> None:
         actual = edge.spent(agent, edge.this_month)
         assert Decimal(str(rows[agent]["actual_cost_monthly"])) == money(actual)
         assert Decimal(str(rows[agent]["monthly_savings"])) == money(Decimal(salary) / 12 - actual)
+    # Like for like: the run rate once the month is 3 days old, else no projection (null) and why.
+    ready = edge.now - month_start(edge.now) >= FORECAST_MIN_ELAPSED
+    assert summary["projection_status"] == ("run_rate" if ready else "too_early")
+    if ready:
+        projected = cost / edge.elapsed_fraction()
+        assert Decimal(str(summary["projected_cost_monthly"])) == money(projected)
+        assert Decimal(str(summary["projected_savings"])) == money(human - projected)
+    else:
+        assert summary["projected_cost_monthly"] is summary["projected_savings"] is None
 
 
 def check_trends_end_with_this_month_and_fill_quiet_months_with_zeros(edge: Calendar) -> None:
@@ -282,6 +292,10 @@ def check_trends_end_with_this_month_and_fill_quiet_months_with_zeros(edge: Cale
             "active_agents": 0,
             "events": 0,
             "unpriced_tokens": 0,
+            "agents_with_activity": 0,
+            "elapsed_fraction": 1,
+            "projection_status": "month_complete",
+            "projected_total_cost": 0,
         }
     assert rows[edge.previous]["total_cost"] == float(
         money(sum((edge.spent(a, edge.last_month) for a, *_ in AGENTS), Decimal(0)))
@@ -326,7 +340,7 @@ def test_retention_ends_exactly_400_days_back(name: str, stack: Any) -> None:
     oldest = now - timedelta(days=RETENTION_DAYS)
     with time_machine.travel(now, tick=False):
         api = Api(WORKSPACE)
-        assert api.put("/api/agents/sage", {"name": "Sage"}).status == 200
+        assert api.put("/api/agents/sage", agent_body("Sage")).status == 200
 
         def attempt(at: datetime, event_id: str) -> dict[str, Any]:
             event = {"id": event_id, "agentId": "sage", "eventType": "session_start", "createdAt": stamp(at)}

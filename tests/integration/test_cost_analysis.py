@@ -52,6 +52,8 @@ def loaded(shared_stack: Any, dataset: list[dict[str, Any]]) -> tuple[Api, truth
     reply = api.put(
         "/api/cost-analysis/pricing/claude-haiku-3.5",
         {
+            "provider": "anthropic",
+            "category": "economy",
             "inputPricePerMillion": 0.5,
             "outputPricePerMillion": 2.5,
             "cacheReadPricePerMillion": 0.05,

@@ -13,6 +13,7 @@ from local_stack.apigw import LambdaContext
 from local_stack.event_files import EVENTS_DIR, FILES, INSTANT, render
 from local_stack.template import function_module, resources
 from tests import clock
+from tests.datasets import agent_body
 from tests.harness import Api, handler_of
 
 
@@ -30,7 +31,7 @@ def test_the_committed_file_is_what_the_factory_generates(name: str) -> None:
 def test_each_event_file_runs_through_its_handler(stack: Any, name: str) -> None:
     # At the moment the files were made: an event file's times are fixed, the clock is not.
     with time_machine.travel(clock.parse(INSTANT), tick=True):
-        Api("demo").put("/api/agents/nova", {"name": "Nova", "cost_budget_monthly": 100})
+        Api("demo").put("/api/agents/nova", agent_body("Nova", cost_budget_monthly=100))
         function = FILES[name][0]
         event = json.loads((EVENTS_DIR / name).read_text())
         result = handler_of(function_module(function))(event, LambdaContext.named(function))

@@ -39,7 +39,7 @@ from local_stack.apigw import LambdaContext
 from local_stack.poller import MappingConfig
 from tests import truth
 from tests.clock import INSTANT
-from tests.datasets import AGENTS, make_events, months_back
+from tests.datasets import AGENTS, agent_body, make_events, months_back
 from tests.harness import Api, Stream, handler_of
 from tests.integration.rollup_support import assert_rollups_equal_truth, ingest, register_agents
 from tests.integration.test_budget_alerts import received, run_alerts, spend, subscribe
@@ -692,7 +692,7 @@ def alert_fleet(prepared: Loaded) -> AlertFleet:
     api = Api(workspace)
     for agent, budget, dollars in ALERT_FLEET:
         assert (
-            api.put(f"/api/agents/{agent}", {"name": agent.title(), "cost_budget_monthly": budget}).status
+            api.put(f"/api/agents/{agent}", agent_body(agent.title(), cost_budget_monthly=budget)).status
             == 200
         )
         spend(api, agent, dollars, f"{agent}-spend")

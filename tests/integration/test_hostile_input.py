@@ -24,7 +24,7 @@ from local_stack.apigw import LambdaContext, claims_for, match_route, rest_event
 from local_stack.template import routes
 from tests import truth
 from tests.clock import INSTANT
-from tests.datasets import AGENTS, iso
+from tests.datasets import AGENTS, agent_body, iso
 from tests.e2e.support import write_summary
 from tests.harness import Api, Reply, Stream, handler_of
 from tests.integration.rollup_support import assert_rollups_equal_truth, register_agents, rollup_items
@@ -667,17 +667,34 @@ def test_a_token_whose_workspace_is_not_a_workspace_id_is_401(workspace: str, te
 
 # --- The other write routes ------------------------------------------------------------------------
 
-AGENT = {"name": "Nova", "status": "online", "cost_budget_monthly": 100, "human_equivalent_salary": 75000}
+AGENT = agent_body("Nova", status="online", cost_budget_monthly=100, human_equivalent_salary=75000)
+
+
+def raw_agent(budget: str) -> str:
+    """A whole agent as JSON text whose budget is `budget` as written (what json.dumps cannot write)."""
+    return json.dumps({**AGENT, "cost_budget_monthly": 0}).replace(
+        '"cost_budget_monthly": 0', f'"cost_budget_monthly": {budget}'
+    )
+
 
 AGENT_BODIES: list[tuple[str, Any, str]] = [
-    ("no name", {"status": "online"}, "name: Field required"),
-    ("name null", {"name": None}, "name: Input should be a valid string"),
-    ("name a number", {"name": 5}, "name: Input should be a valid string"),
-    ("name an array", {"name": ["Nova"]}, "name: Input should be a valid string"),
-    ("name an object", {"name": {"first": "Nova"}}, "name: Input should be a valid string"),
-    ("name empty", {"name": ""}, "name: String should have at least 1 character"),
-    ("name 201 chars", {"name": "n" * 201}, "name: String should have at most 200"),
-    ("a lone surrogate", '{"name": "\\ud800"}', "name: Input should be a valid string"),
+    ("no name", {k: v for k, v in AGENT.items() if k != "name"}, "name: missing"),
+    (
+        "no budget",
+        {k: v for k, v in AGENT.items() if k != "cost_budget_monthly"},
+        "cost_budget_monthly: missing",
+    ),
+    ("name null", {**AGENT, "name": None}, "name: Input should be a valid string"),
+    ("name a number", {**AGENT, "name": 5}, "name: Input should be a valid string"),
+    ("name an array", {**AGENT, "name": ["Nova"]}, "name: Input should be a valid string"),
+    ("name an object", {**AGENT, "name": {"first": "Nova"}}, "name: Input should be a valid string"),
+    ("name empty", {**AGENT, "name": ""}, "name: String should have at least 1 character"),
+    ("name 201 chars", {**AGENT, "name": "n" * 201}, "name: String should have at most 200"),
+    (
+        "a lone surrogate",
+        json.dumps({**AGENT, "name": "x"}).replace('"name": "x"', '"name": "\\ud800"'),
+        "name: Input should be a valid string",
+    ),
     ("status unknown", {**AGENT, "status": "zombie"}, "status: Input should be"),
     ("status a boolean", {**AGENT, "status": True}, "status: Input should be"),
     ("budget a string", {**AGENT, "cost_budget_monthly": "100"}, "cost_budget_monthly: must be a number"),
@@ -686,9 +703,9 @@ AGENT_BODIES: list[tuple[str, Any, str]] = [
     ("budget negative", {**AGENT, "cost_budget_monthly": -1}, "cost_budget_monthly: Input should be greater"),
     ("budget 10**40", {**AGENT, "cost_budget_monthly": 10**40}, "cost_budget_monthly: Input should be less"),
     ("budget 3 decimals", {**AGENT, "cost_budget_monthly": 1.005}, "cost_budget_monthly: Decimal input"),
-    ("budget NaN", '{"name": "Nova", "cost_budget_monthly": NaN}', "cost_budget_monthly: must be a finite"),
-    ("budget Infinity", '{"name": "Nova", "cost_budget_monthly": Infinity}', "cost_budget_monthly"),
-    ("budget 1e400", '{"name": "Nova", "cost_budget_monthly": 1e400}', "cost_budget_monthly"),
+    ("budget NaN", raw_agent("NaN"), "cost_budget_monthly: must be a finite"),
+    ("budget Infinity", raw_agent("Infinity"), "cost_budget_monthly"),
+    ("budget 1e400", raw_agent("1e400"), "cost_budget_monthly"),
     (
         "salary an array",
         {**AGENT, "human_equivalent_salary": [1]},
@@ -699,21 +716,34 @@ AGENT_BODIES: list[tuple[str, Any, str]] = [
     ("another workspace", {**AGENT, "workspace_id": "ws-other"}, "workspace_id: Extra inputs"),
     ("another id", {**AGENT, "id": "atlas"}, "id: Extra inputs are not permitted"),
     ("created_at", {**AGENT, "created_at": "2020-01-01T00:00:00Z"}, "created_at: Extra inputs"),
-    ("a list", [AGENT], "Input should be a valid dictionary"),
-    ("null", "null", "Input should be a valid dictionary"),
+    ("a list", [AGENT], "the body must be a JSON object"),
+    ("null", "null", "the body must be a JSON object"),
     ("not JSON", "{name: Nova}", "the body is not valid JSON"),
-    ("a 5,000-digit number", '{"name": "Nova", "cost_budget_monthly": ' + "9" * 5000 + "}", "digits"),
+    ("a 5,000-digit number", raw_agent("9" * 5000), "digits"),
     ("10,000 nested arrays", "[" * 10_000 + "]" * 10_000, "nested too deeply"),
 ]
 
-PRICE = {"provider": "acme-ai", "category": "economy", "inputPricePerMillion": 1, "outputPricePerMillion": 2}
+PRICE = {
+    "provider": "acme-ai",
+    "category": "economy",
+    "inputPricePerMillion": 1,
+    "outputPricePerMillion": 2,
+    "cacheReadPricePerMillion": None,
+    "cacheWritePricePerMillion": None,
+}
 
 PRICE_BODIES: list[tuple[str, Any, str]] = [
     (
         "no input price",
         {k: v for k, v in PRICE.items() if k != "inputPricePerMillion"},
-        "inputPricePerMillion",
+        "inputPricePerMillion: missing",
     ),
+    (
+        "no cache prices",
+        {k: v for k, v in PRICE.items() if not k.startswith("cache")},
+        "cacheReadPricePerMillion: missing; cacheWritePricePerMillion: missing",
+    ),
+    ("no provider", {k: v for k, v in PRICE.items() if k != "provider"}, "provider: missing"),
     ("price a string", {**PRICE, "inputPricePerMillion": "1"}, "inputPricePerMillion: must be a number"),
     ("price null", {**PRICE, "outputPricePerMillion": None}, "outputPricePerMillion: must be a number"),
     (
@@ -746,30 +776,69 @@ PRICE_BODIES: list[tuple[str, Any, str]] = [
         "out of range",
     ),
     ("an unknown field", {**PRICE, "model": "gpt-5.4"}, "model: Extra inputs are not permitted"),
-    ("a list", [PRICE], "Input should be a valid dictionary"),
+    ("a list", [PRICE], "the body must be a JSON object"),
 ]
 
+SETTINGS = {"thresholds": [80, 100], "forecast": True}
 SETTINGS_BODIES: list[tuple[str, Any, str]] = [
-    ("no thresholds", {"thresholds": []}, "thresholds: List should have at least 1 item"),
-    ("six thresholds", {"thresholds": [1, 2, 3, 4, 5, 6]}, "thresholds: List should have at most 5"),
-    ("threshold 0", {"thresholds": [0]}, "each threshold is a percent of the budget from 1 to 1000"),
-    ("threshold 1001", {"thresholds": [1001]}, "each threshold is a percent of the budget from 1 to 1000"),
+    ("no forecast", {"thresholds": [50]}, "forecast: missing"),
+    ("no thresholds", {**SETTINGS, "thresholds": []}, "thresholds: List should have at least 1 item"),
     (
-        "threshold 10**40",
-        {"thresholds": [10**40]},
+        "six thresholds",
+        {**SETTINGS, "thresholds": [1, 2, 3, 4, 5, 6]},
+        "thresholds: List should have at most 5",
+    ),
+    (
+        "threshold 0",
+        {**SETTINGS, "thresholds": [0]},
         "each threshold is a percent of the budget from 1 to 1000",
     ),
-    ("threshold a float", {"thresholds": [50.5]}, "thresholds.0: Input should be a valid integer"),
-    ("threshold 80.0", {"thresholds": [80.0]}, "thresholds.0: Input should be a valid integer"),
-    ("threshold a string", {"thresholds": ["80"]}, "thresholds.0: Input should be a valid integer"),
-    ("threshold a boolean", {"thresholds": [True]}, "thresholds.0: Input should be a valid integer"),
-    ("thresholds null", {"thresholds": None}, "thresholds: Input should be a valid list"),
-    ("thresholds an object", {"thresholds": {"a": 80}}, "thresholds: Input should be a valid list"),
-    ("forecast a string", {"forecast": "yes"}, "forecast: Input should be a valid boolean"),
-    ("forecast 1", {"forecast": 1}, "forecast: Input should be a valid boolean"),
-    ("forecast null", {"forecast": None}, "forecast: Input should be a valid boolean"),
-    ("an unknown field", {"email": "x@example.com"}, "email: Extra inputs are not permitted"),
-    ("a list", [80, 100], "Input should be a valid dictionary"),
+    (
+        "threshold 1001",
+        {**SETTINGS, "thresholds": [1001]},
+        "each threshold is a percent of the budget from 1 to 1000",
+    ),
+    (
+        "threshold 10**40",
+        {**SETTINGS, "thresholds": [10**40]},
+        "each threshold is a percent of the budget from 1 to 1000",
+    ),
+    (
+        "threshold a float",
+        {**SETTINGS, "thresholds": [50.5]},
+        "thresholds.0: Input should be a valid integer",
+    ),
+    (
+        "threshold 1e400",
+        '{"thresholds": [1e400], "forecast": true}',
+        "each threshold is a percent of the budget from 1 to 1000",
+    ),
+    (
+        "threshold 1e999999999",
+        '{"thresholds": [1e999999999], "forecast": true}',
+        "thresholds.0: a number with too many digits",
+    ),
+    (
+        "threshold a string",
+        {**SETTINGS, "thresholds": ["80"]},
+        "thresholds.0: Input should be a valid integer",
+    ),
+    (
+        "threshold a boolean",
+        {**SETTINGS, "thresholds": [True]},
+        "thresholds.0: Input should be a valid integer",
+    ),
+    ("thresholds null", {**SETTINGS, "thresholds": None}, "thresholds: Input should be a valid list"),
+    (
+        "thresholds an object",
+        {**SETTINGS, "thresholds": {"a": 80}},
+        "thresholds: Input should be a valid list",
+    ),
+    ("forecast a string", {**SETTINGS, "forecast": "yes"}, "forecast: Input should be a valid boolean"),
+    ("forecast 1", {**SETTINGS, "forecast": 1}, "forecast: Input should be a valid boolean"),
+    ("forecast null", {**SETTINGS, "forecast": None}, "forecast: Input should be a valid boolean"),
+    ("an unknown field", {**SETTINGS, "email": "x@example.com"}, "email: Extra inputs are not permitted"),
+    ("a list", [80, 100], "the body must be a JSON object"),
 ]
 
 WRITES: dict[str, tuple[str, str, list[tuple[str, Any, str]]]] = {
@@ -856,7 +925,7 @@ FORMULAS = ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1+1
 def test_agent_names_that_are_spreadsheet_formulas_are_quoted_in_csv(tenant: Tenant) -> None:
     for n, name in enumerate(FORMULAS):
         reply = tenant.hostile(
-            "PUT", f"/api/agents/f{n}", body={"name": name, "status": "online", "cost_budget_monthly": 1}
+            "PUT", f"/api/agents/f{n}", body=agent_body(name, status="online", cost_budget_monthly=1)
         )
         assert reply.status == 200, reply.text
         assert reply.json["name"] == name  # stored as sent
@@ -890,6 +959,8 @@ QUERY_CASES: list[tuple[str, dict[str, str], str]] = [
             "26-01",
             "2026/01",
             "0000-01",
+            "1999-12",
+            "2100-01",
             "9999-12",
             "２０２６-01",
             "2026-01\n",

@@ -19,7 +19,7 @@ import pytest
 from costmetrics import cursors
 from costmetrics.observability import logger, metrics
 from local_stack.apigw import LambdaContext, claims_for, rest_event
-from tests.datasets import iso
+from tests.datasets import agent_body, iso
 from tests.harness import Stream, handler_of, route_for
 
 # What a caller sends and a server must never write down: an ID token (header.payload.signature).
@@ -147,7 +147,7 @@ def test_log_lines_carry_correlation_id_workspace_and_route_and_never_a_token_or
 ) -> None:
     # Given a workspace with an agent, events, and a signing key read during this test
     cursors._key.cache_clear()
-    call("PUT", "/api/agents/nova", body={"name": "Nova", "cost_budget_monthly": 100})
+    call("PUT", "/api/agents/nova", body=agent_body("Nova", cost_budget_monthly=100))
     call("POST", "/api/activity", groups=("ingest",), body={"events": [event("e-1"), event("e-2")]})
     Stream(stack).drain()
 
@@ -193,11 +193,9 @@ def test_log_lines_carry_correlation_id_workspace_and_route_and_never_a_token_or
 def test_each_route_call_emits_requests_latency_and_errors_with_its_route_template(
     stack: Any, observed: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    call(
-        "PUT", "/api/agents/agent-with-an-id-never-a-dimension", body={"name": "A", "cost_budget_monthly": 1}
-    )
+    call("PUT", "/api/agents/agent-with-an-id-never-a-dimension", body=agent_body("A", cost_budget_monthly=1))
     call("GET", "/api/agents/agent-with-an-id-never-a-dimension", groups=("viewer",))
-    call("PUT", "/api/agents/nova", groups=("viewer",), body={"name": "Nova"})  # 403: viewers cannot
+    call("PUT", "/api/agents/nova", groups=("viewer",), body=agent_body("Nova"))  # 403: viewers cannot
     call("GET", "/api/cost-analysis/summary", groups=("viewer",), query={"month": "2026-13"})  # 400
 
     out = Output.parse(capsys.readouterr().out)
@@ -249,7 +247,7 @@ def test_a_server_error_counts_as_a_5xx_of_its_route(
 def test_ingestion_emits_ingested_duplicate_and_rejected_counts(
     stack: Any, observed: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    call("PUT", "/api/agents/nova", body={"name": "Nova", "cost_budget_monthly": 100})
+    call("PUT", "/api/agents/nova", body=agent_body("Nova", cost_budget_monthly=100))
     call("POST", "/api/activity", groups=("ingest",), body={"events": [event("dup")]})
     capsys.readouterr()
 
@@ -268,7 +266,7 @@ def test_ingestion_emits_ingested_duplicate_and_rejected_counts(
 def test_the_rollup_function_emits_batch_size_writes_and_failed_records(
     stack: Any, observed: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    call("PUT", "/api/agents/nova", body={"name": "Nova", "cost_budget_monthly": 100})
+    call("PUT", "/api/agents/nova", body=agent_body("Nova", cost_budget_monthly=100))
     call("POST", "/api/activity", groups=("ingest",), body={"events": [event("r-1"), event("r-2")]})
     stream = Stream(stack)
     records = stream.pending()

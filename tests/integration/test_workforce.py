@@ -60,7 +60,8 @@ def expected_roi(expected: truth.Truth, month: str, agent: dict[str, Any]) -> di
     usage = expected.agent_usage(month, agent["id"])
     cost = usage.cost
     tasks = expected.count(month, agent["id"], "task_completed")
-    human = Decimal(agent["human_equivalent_salary"]) / 12
+    # A draft replaces no one (docs/metrics.md).
+    human = Decimal(0) if agent["status"] == "draft" else Decimal(agent["human_equivalent_salary"]) / 12
     savings = human - cost
     return {
         "actual_cost_monthly": q(cost, "0.01"),
@@ -119,7 +120,8 @@ def test_summary_figures_equal_the_independent_computation(loaded: tuple[Api, tr
     body = api.get("/api/agents/workforce/summary").json
     rows = [expected_roi(expected, THIS_MONTH, a) for a in AGENTS]
     cost = sum((expected.agent_usage(THIS_MONTH, a["id"]).cost for a in AGENTS), Decimal(0))
-    salary = sum(Decimal(a["human_equivalent_salary"]) for a in AGENTS)
+    replacing = [a for a in AGENTS if a["status"] != "draft"]
+    salary = sum(Decimal(a["human_equivalent_salary"]) for a in replacing)
     assert body["total_agents"] == len(AGENTS)
     statuses = [a["status"] for a in AGENTS]
     assert body["active_agents"] == statuses.count("online") + statuses.count("offline")
@@ -127,7 +129,7 @@ def test_summary_figures_equal_the_independent_computation(loaded: tuple[Api, tr
     assert d(body["total_human_salary"]) == salary
     assert d(body["total_agent_cost_monthly"]) == q(cost, "0.01")
     assert d(body["total_budget_monthly"]) == sum(Decimal(a["cost_budget_monthly"]) for a in AGENTS)
-    assert d(body["total_hours_saved_monthly"]) == sum(Decimal(a["estimated_hours_saved"]) for a in AGENTS)
+    assert d(body["total_hours_saved_monthly"]) == sum(Decimal(a["estimated_hours_saved"]) for a in replacing)
     assert body["total_tasks_completed"] == sum(r["tasks_completed"] for r in rows)
     assert body["total_invocations"] == sum(r["invocation_count"] for r in rows)
     assert body["total_errors"] == sum(r["error_count"] for r in rows)
@@ -140,7 +142,7 @@ def test_summary_figures_equal_the_independent_computation(loaded: tuple[Api, tr
     got = {dep["department"]: dep for dep in body["departments"]}
     assert set(got) == set(departments)
     for name, members in departments.items():
-        human = sum(Decimal(a["human_equivalent_salary"]) for a in members) / 12
+        human = sum(Decimal(a["human_equivalent_salary"]) for a in members if a["status"] != "draft") / 12
         dep_cost = sum((expected.agent_usage(THIS_MONTH, a["id"]).cost for a in members), Decimal(0))
         assert got[name]["agent_count"] == len(members)
         assert d(got[name]["monthly_savings"]) == q(human - dep_cost, "0.01")
@@ -172,9 +174,21 @@ def test_trends_cover_every_month_oldest_first_with_zeros_for_a_quiet_month(
             c for (m, _, t), c in expected.events_by_agent.items() if m == month and t == "error"
         )
         assert row["avg_response_ms"] == (int(q(durations / count, "1")) if count else 0)
-        assert row["active_agents"] == len(expected.active_agents.get(month, ()))
+        # active_agents: agents of the month's registry that are online or offline; the agents were
+        # registered this month, so a past month's registry holds those with activity then.
+        active = expected.active_agents.get(month, set())
+        in_registry = [a for a in AGENTS if month == THIS_MONTH or a["id"] in active]
+        assert row["active_agents"] == sum(1 for a in in_registry if a["status"] in ("online", "offline"))
+        assert row["agents_with_activity"] == len(active)
         if month == quiet:
-            assert row == {**row, "tasks_completed": 0, "invocations": 0, "total_cost": 0, "active_agents": 0}
+            assert row == {
+                **row,
+                "tasks_completed": 0,
+                "invocations": 0,
+                "total_cost": 0,
+                "active_agents": 0,
+                "agents_with_activity": 0,
+            }
     assert body["trends"][-1]["period"] == THIS_MONTH
     default = api.get("/api/agents/workforce/trends").json
     assert default["months"] == 6

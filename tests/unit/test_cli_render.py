@@ -145,3 +145,21 @@ def test_workforce_agents_csv_rows_come_from_the_bare_array() -> None:
 def test_csv_quotes_every_formula_prefix_the_api_quotes(cell: str) -> None:
     parsed = list(csv.reader(io.StringIO(csv_table([{"name": cell}]))))
     assert parsed[1] == ["'" + cell]
+
+
+def test_the_workforce_view_says_why_there_is_no_projection_yet() -> None:
+    early = {
+        "month": "2026-12",
+        "elapsed_fraction": Decimal("0.0457"),
+        "projection_status": "too_early",
+        "projection_ready_at": "2026-12-04T00:00:00Z",
+        "projected_cost_monthly": None,
+        "projected_savings": None,
+        "projected_roi_percent": None,
+        "events_while_paused": 75,
+    }
+    text = REPORTS["workforce"].table(early)
+    assert "none yet (too_early, from 2026-12-04T00:00:00Z)" in text
+    assert "4.6%" in text
+    later = {**early, "projection_status": "run_rate", "projected_cost_monthly": Decimal("310.5")}
+    assert "310.50" in REPORTS["workforce"].table(later)

@@ -131,13 +131,141 @@ def test_routes_with_parameters_declare_the_400_of_bad_input(spec: dict[str, Any
 
 def test_routes_that_read_a_body_document_it_and_its_errors(spec: dict[str, Any]) -> None:
     for method, path, operation in operations(spec):
-        if method in ("PUT", "POST"):
+        if method in ("PUT", "POST", "PATCH"):
             body = operation["requestBody"]
             assert body["required"] is True
             assert body["content"]["application/json"]["schema"]["$ref"].startswith(REF), f"{method} {path}"
             assert {"400", "403", "413", "415"} <= set(operation["responses"]), f"{method} {path}"
         else:
             assert "requestBody" not in operation, f"{method} {path}"
+
+
+def test_a_put_requires_every_field_and_a_patch_none(spec: dict[str, Any]) -> None:
+    writes = {(m, p): op for m, p, op in operations(spec) if m in ("PUT", "PATCH")}
+    paths = {p for _, p in writes}
+    assert paths == {
+        "/api/agents/{agentId}",
+        "/api/cost-analysis/pricing/{modelId}",
+        "/api/cost-analysis/budget-alerts/settings",
+    }
+    for path in paths:
+        put = resolve(spec, writes[("PUT", path)]["requestBody"]["content"]["application/json"]["schema"])
+        content = writes[("PATCH", path)]["requestBody"]["content"]
+        assert set(content) == {"application/json", "application/merge-patch+json"}, path
+        patch = resolve(spec, content["application/merge-patch+json"]["schema"])
+        # effectiveFrom is when a price starts: a parameter of the write, not a field of the price.
+        assert set(put["required"]) == set(put["properties"]) - {"effectiveFrom"}, path
+        assert "required" not in patch, path
+        assert patch["properties"] == put["properties"], path
+        assert "RFC 7396" in patch["description"], path
+    price = resolve(
+        spec,
+        writes[("PUT", "/api/cost-analysis/pricing/{modelId}")]["requestBody"]["content"]["application/json"][
+            "schema"
+        ],
+    )
+    assert {"provider", "category"} <= set(price["required"])
+
+
+# --- The rules the server enforces, said by the document --------------------------------------------------
+
+
+def parameter(spec: dict[str, Any], method: str, path: str, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(
+        p for p in spec["paths"][path][method.lower()]["parameters"] if p["name"] == name
+    )
+    return found
+
+
+def test_the_month_pattern_is_the_servers(spec: dict[str, Any]) -> None:
+    import re
+
+    from costmetrics.errors import InvalidRequest
+    from costmetrics.periods import parse_month
+
+    months = [
+        (m, p, op)
+        for m, p, op in operations(spec)
+        for par in op.get("parameters", [])
+        if par["name"] == "month"
+    ]
+    assert len(months) == 8
+    pattern = {parameter(spec, m, p, "month")["schema"]["pattern"] for m, p, _ in months}
+    assert len(pattern) == 1
+    regex = re.compile(pattern.pop())
+    for value in [
+        "0000-01",
+        "0001-01",
+        "1999-12",
+        "2100-01",
+        "9999-12",
+        "2026-13",
+        "2026-00",
+        "2026-1",
+        "２０２６-01",
+        "12026-01",
+        " 2026-01",
+    ]:
+        assert not regex.search(value), value
+        with pytest.raises(InvalidRequest):
+            parse_month(value)
+    for value in ["2000-01", "2026-03", "2099-12"]:
+        assert regex.search(value), value
+        assert parse_month(value) == value
+
+
+def test_enums_formats_and_patterns_of_the_parameters(spec: dict[str, Any]) -> None:
+    from costmetrics.events import AGENT_ID, EVENT_TYPES
+    from costmetrics.pricing import MODEL_ID
+
+    assert parameter(spec, "GET", "/api/activity", "eventType")["schema"]["enum"] == list(EVENT_TYPES)
+    for path, name in [("/api/activity", "from"), ("/api/activity", "to"), ("/api/activity/feed", "since")]:
+        assert parameter(spec, "GET", path, name)["schema"]["format"] == "date-time", name
+    for method in ("GET", "PUT", "PATCH"):
+        schema = parameter(spec, method, "/api/agents/{agentId}", "agentId")["schema"]
+        assert schema["pattern"] == AGENT_ID.pattern
+    for method in ("PUT", "PATCH"):
+        schema = parameter(spec, method, "/api/cost-analysis/pricing/{modelId}", "modelId")["schema"]
+        assert schema["pattern"] == MODEL_ID.pattern
+    assert parameter(spec, "GET", "/api/activity", "offset")["schema"]["maximum"] == 10_000
+    # A cursor is bound to the filters of its first page: the document says which.
+    listing = parameter(spec, "GET", "/api/activity", "nextToken")["description"]
+    assert all(name in listing for name in ("agentId", "eventType", "from", "to", "offset"))
+    assert "since" in parameter(spec, "GET", "/api/activity/feed", "nextToken")["description"]
+
+
+def test_a_file_parameter_lists_exactly_the_files_served(spec: dict[str, Any]) -> None:
+    from functions.console.app import ASSET_DIR
+    from functions.docs.app import SWAGGER_UI_ASSETS, SWAGGER_UI_DIR
+
+    console = parameter(spec, "GET", "/console/{asset}", "asset")["schema"]["enum"]
+    assert console == sorted(p.name for p in ASSET_DIR.iterdir() if p.suffix in (".js", ".css", ".svg"))
+    docs = parameter(spec, "GET", "/api/docs/{asset}", "asset")["schema"]["enum"]
+    assert docs == sorted(SWAGGER_UI_ASSETS)
+    assert all((SWAGGER_UI_DIR / name).is_file() for name in docs)
+
+
+def test_body_rules_are_in_the_schemas(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    agent = schemas["AgentIn"]["properties"]
+    for name in ("cost_budget_monthly", "human_equivalent_salary", "estimated_hours_saved"):
+        assert agent[name]["multipleOf"] == 0.01, name
+    price = schemas["PriceIn"]["properties"]
+    assert price["inputPricePerMillion"]["multipleOf"] == 0.000001
+    assert price["cacheReadPricePerMillion"]["anyOf"][0]["multipleOf"] == 0.000001
+    assert price["effectiveFrom"]["anyOf"][0]["format"] == "date-time"
+    assert price["category"]["enum"] == ["economy", "standard", "flagship"]
+    thresholds = resolve(
+        spec,
+        spec["paths"]["/api/cost-analysis/budget-alerts/settings"]["put"]["requestBody"]["content"][
+            "application/json"
+        ]["schema"],
+    )["properties"]["thresholds"]
+    assert (thresholds["items"]["minimum"], thresholds["items"]["maximum"]) == (1, 1000)
+    assert (thresholds["minItems"], thresholds["maxItems"]) == (1, 5)
+    event = schemas["IncomingEvent"]["properties"]
+    assert event["createdAt"]["format"] == "date-time"
+    assert event["eventType"]["enum"]
 
 
 def test_input_numbers_are_json_numbers_in_standard_keywords(spec: dict[str, Any]) -> None:

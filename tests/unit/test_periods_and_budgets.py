@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from costmetrics import periods
-from costmetrics.budgets import assess, due_kinds
+from costmetrics.budgets import assess, due_kinds, month_projection
 from costmetrics.errors import InvalidRequest
 
 
@@ -60,3 +60,30 @@ def test_no_forecast_from_the_first_hours_of_a_month() -> None:
     early = assess(Decimal("2"), Decimal("100"), "2026-04", datetime(2026, 4, 1, 6, tzinfo=UTC))
     assert early.projected > 100
     assert not early.forecast_over_budget
+
+
+@pytest.mark.parametrize(
+    ("now", "status", "projected"),
+    [
+        # 00:30 on the 1st, day 2, one second before three days: a run rate from so little is noise.
+        (datetime(2026, 12, 1, 0, 30, tzinfo=UTC), "too_early", None),
+        (datetime(2026, 12, 2, 10, tzinfo=UTC), "too_early", None),
+        (datetime(2026, 12, 3, 23, 59, 59, tzinfo=UTC), "too_early", None),
+        # From three days on, month-to-date / elapsed fraction: 3 of 31 days, then 15.5 of 31 days.
+        (datetime(2026, 12, 4, tzinfo=UTC), "run_rate", Decimal("31")),
+        (datetime(2026, 12, 16, 12, tzinfo=UTC), "run_rate", Decimal("6")),
+        # A past month projects to what it was; a future one has no projection.
+        (datetime(2027, 1, 1, tzinfo=UTC), "month_complete", Decimal("3")),
+        (datetime(2026, 11, 30, 23, 59, 59, tzinfo=UTC), "month_not_started", None),
+    ],
+)
+def test_a_month_projects_by_its_run_rate_only_once_three_days_old(
+    now: datetime, status: str, projected: Decimal | None
+) -> None:
+    projection = month_projection("2026-12", now)
+    assert projection.status == status
+    assert projection.project(Decimal(3)) == projected
+    assert projection.ready_at == datetime(2026, 12, 4, tzinfo=UTC)
+    assert projection.fraction == periods.elapsed_fraction("2026-12", now)
+    # The forecast alerts' rule is the same one.
+    assert assess(Decimal(3), Decimal(1), "2026-12", now).forecast_ready is (projected is not None)

@@ -34,7 +34,7 @@ EXPECTED_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
     },
     "AgentsFunction": {
         ("dynamodb:GetItem", "AgentsTable"),
-        ("dynamodb:PutItem", "AgentsTable"),
+        ("dynamodb:PutItem", "AgentsTable"),  # PATCH: a transaction of conditional Puts
         ("dynamodb:BatchWriteItem", "AgentsTable"),  # the agent and its history item
         ("dynamodb:Query", "AgentsTable"),
     },
@@ -42,9 +42,9 @@ EXPECTED_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:Query", "RollupsTable"),
         ("dynamodb:Query", "AgentsTable"),
         ("dynamodb:GetItem", "AgentsTable"),
-        ("dynamodb:PutItem", "AgentsTable"),  # PUT budget-alerts/settings
+        ("dynamodb:PutItem", "AgentsTable"),  # PUT and PATCH budget-alerts/settings (conditional)
         ("dynamodb:Query", "PricingTable"),
-        ("dynamodb:PutItem", "PricingTable"),  # PUT pricing/{modelId}
+        ("dynamodb:PutItem", "PricingTable"),  # PUT and PATCH pricing/{modelId}
     },
     "WorkforceFunction": {
         ("dynamodb:Query", "RollupsTable"),

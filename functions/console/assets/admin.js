@@ -1,7 +1,7 @@
 // Admin: the agent registry (/api/agents: register, edit a budget) and the workspace's prices
 // (/api/cost-analysis/pricing). Viewers see the same lists without any control that changes them.
 
-import { config, get, put } from "./api.js";
+import { config, get, patch, put } from "./api.js";
 import { about, announce, attempt, field, heading, note, section, select, table } from "./common.js";
 import { h, uid } from "./dom.js";
 import { money, plain, price, timestamp } from "./format.js";
@@ -35,15 +35,6 @@ function agentPath(id) {
   return `/api/agents/${encodeURIComponent(id)}`;
 }
 
-/** Every field PUT takes, from the agent as the API has it, with `changes`: PUT replaces the agent. */
-function agentBody(agent, changes) {
-  const body = {};
-  for (const name of config.agentFields) {
-    if (agent[name] !== undefined && agent[name] !== null) body[name] = agent[name];
-  }
-  return { ...body, ...changes };
-}
-
 function budgetForm(agent, onSaved) {
   const input = h("input", {
     type: "number",
@@ -65,10 +56,8 @@ function budgetForm(agent, onSaved) {
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const saved = await attempt(outcome, async () => {
-      const current = await get(agentPath(agent.id));
-      return put(agentPath(agent.id), agentBody(current, { cost_budget_monthly: Number(input.value) }));
-    });
+    // A merge patch: the budget changes, and nothing else (not even a change someone made meanwhile).
+    const saved = await attempt(outcome, () => patch(agentPath(agent.id), { cost_budget_monthly: Number(input.value) }));
     if (saved) {
       outcome.replaceChildren(h("span", { class: "done", role: "status" }, ` Saved: ${money(saved.cost_budget_monthly)}`));
       announce(`Budget of ${saved.name} saved`);
@@ -109,11 +98,12 @@ function registerForm(agents, onSaved) {
       outcome.replaceChildren(h("p", { class: "problem", role: "alert" }, `${agentId} is already registered: change its budget in the table above.`));
       return;
     }
+    // PUT takes every field: an empty one is sent as null (none), and the API names each it refuses.
     const body = {};
     for (const [name, control] of Object.entries(controls)) {
       const value = control.value.trim();
-      if (value === "") continue;
-      body[name] = AMOUNTS.has(name) ? Number(value) : value;
+      if (value === "") body[name] = null;
+      else body[name] = AMOUNTS.has(name) ? Number(value) : value;
     }
     const saved = await attempt(outcome, () => put(agentPath(agentId || "-"), body));
     if (saved) {
@@ -160,16 +150,21 @@ function priceForm(models, onSaved) {
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    const modelId = model.value.trim();
+    // A priced model gets a merge patch of the fields filled in (an empty one keeps the model's); a new
+    // model a PUT of every field (an empty one is null: none, or a 400 that names it).
+    const priced = models.some((m) => m.id === modelId);
     const body = {};
     for (const [name, control] of Object.entries(controls)) {
       const value = control.value.trim();
-      if (value === "") continue;
-      if (name === "effectiveFrom") body[name] = value.length === 16 ? `${value}:00Z` : `${value}Z`;
+      if (value === "") {
+        if (!priced && name !== "effectiveFrom") body[name] = null;
+      } else if (name === "effectiveFrom") body[name] = value.length === 16 ? `${value}:00Z` : `${value}Z`;
       else if (name === "provider" || name === "category") body[name] = value;
       else body[name] = Number(value);
     }
-    const modelId = model.value.trim();
-    const saved = await attempt(outcome, () => put(`/api/cost-analysis/pricing/${encodeURIComponent(modelId || "-")}`, body));
+    const path = `/api/cost-analysis/pricing/${encodeURIComponent(modelId || "-")}`;
+    const saved = await attempt(outcome, () => (priced ? patch(path, body) : put(path, body)));
     if (saved) {
       outcome.replaceChildren(
         h("p", { class: "done", role: "status" }, `${saved.id}: ${price(saved.inputPricePerMillion)} input, ${price(saved.outputPricePerMillion)} output per million tokens from ${timestamp(saved.effectiveFrom)}.`),
@@ -284,7 +279,7 @@ export async function render(view, params, ctx) {
     ),
     about([
       ["Budget", "The agent's monthly cost budget in USD; 0 means no budget (never over budget, never alerted)."],
-      ["Register", "PUT /api/agents/{id}: the agent is created with the fields given; events can name it from then on."],
+      ["Register", "PUT /api/agents/{id}: the agent is created with every field (an empty one as none); events can name it from then on. A budget is changed by a PATCH of that field alone."],
       ["Prices", "What the workspace pays now: its own price where it set one, else the catalog's. A price applies to events rolled up after it is set whose time is at or after its start; costs already counted never change."],
     ]),
   );

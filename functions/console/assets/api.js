@@ -193,3 +193,5 @@ export async function request(method, path, { query, body } = {}) {
 
 export const get = (path, query) => request("GET", path, { query });
 export const put = (path, body) => request("PUT", path, { body });
+/** A JSON Merge Patch (RFC 7396): only the fields given change. */
+export const patch = (path, body) => request("PATCH", path, { body });

@@ -3,9 +3,9 @@
 
 import { config, get } from "./api.js";
 import { columnChart } from "./charts.js";
-import { about, field, figures, heading, monthPicker, note, section, select, table } from "./common.js";
+import { about, badge, field, figures, heading, monthPicker, note, section, select, table } from "./common.js";
 import { h } from "./dom.js";
-import { compact, integer, money, monthName, percent, plain } from "./format.js";
+import { compact, integer, money, monthName, percent, plain, timestamp } from "./format.js";
 
 export const title = "Workforce";
 
@@ -72,6 +72,17 @@ function trendsSection(trends, params, ctx) {
   return section("Trends", form, chart, h("details", { class: "data" }, h("summary", {}, "The figures as a table"), rows));
 }
 
+/** A projected figure of the API (null until the month has enough data) and why it is or is not there. */
+function projection(value, summary, format) {
+  const why = {
+    run_rate: "month to date ÷ elapsed fraction of the month",
+    month_complete: "the month's actual figure",
+    too_early: `from ${timestamp(summary.projection_ready_at)}, once the month is 3 days old`,
+    month_not_started: "the month has not started",
+  }[summary.projection_status];
+  return { value: value === null ? "—" : format(value), note: why };
+}
+
 export async function render(view, params, ctx) {
   const month = params.get("month") || undefined;
   const months = params.get("months") || undefined;
@@ -94,7 +105,14 @@ export async function render(view, params, ctx) {
       { key: "total_agent_cost_monthly", label: "Agent cost", value: money(summary.total_agent_cost_monthly), note: "month to date" },
       { key: "monthly_human_equivalent", label: "Human equivalent", value: money(summary.monthly_human_equivalent), note: "salaries ÷ 12" },
       { key: "monthly_savings", label: "Savings", value: money(summary.monthly_savings) },
-      { key: "roi_percent", label: "ROI", value: percent(summary.roi_percent) },
+      { key: "roi_percent", label: "ROI", value: percent(summary.roi_percent), note: "month-to-date cost" },
+      { key: "projected_roi_percent", label: "Projected ROI", ...projection(summary.projected_roi_percent, summary, percent) },
+      {
+        key: "events_while_paused",
+        label: "Events while paused",
+        value: integer(summary.events_while_paused),
+        note: `${integer(summary.paused_agents_with_events)} paused or draft agents ran`,
+      },
       { key: "total_hours_saved_monthly", label: "Hours saved", value: plain(summary.total_hours_saved_monthly), note: "a month, as registered" },
       { key: "total_tasks_completed", label: "Tasks completed", value: integer(summary.total_tasks_completed) },
       { key: "total_invocations", label: "Model invocations", value: integer(summary.total_invocations), note: `${integer(summary.total_errors)} errors` },
@@ -125,12 +143,23 @@ export async function render(view, params, ctx) {
         empty: "No agent.",
         rows: agents,
         columns: [
-          { key: "name", label: "Agent", cell: (a) => [a.name, h("span", { class: "sub" }, `${a.id} · ${a.status}`)] },
+          {
+            key: "name",
+            label: "Agent",
+            cell: (a) => [
+              a.name,
+              h("span", { class: "sub" }, `${a.id} · ${a.status}`),
+              a.activity_while_paused
+                ? badge(`${integer(a.events_while_paused)} event${a.events_while_paused === 1 ? "" : "s"} while ${a.status}`, "paused")
+                : null,
+            ],
+          },
           { key: "department", label: "Department", cell: (a) => a.department || "—" },
           { key: "actual_cost_monthly", label: "Cost", numeric: true, cell: (a) => money(a.actual_cost_monthly) },
           { key: "monthly_human_equivalent", label: "Human equivalent", numeric: true, cell: (a) => money(a.monthly_human_equivalent) },
           { key: "monthly_savings", label: "Savings", numeric: true, cell: (a) => money(a.monthly_savings) },
           { key: "roi_percent", label: "ROI", numeric: true, cell: (a) => percent(a.roi_percent) },
+          { key: "projected_roi_percent", label: "Projected ROI", numeric: true, cell: (a) => (a.projected_roi_percent === null ? "—" : percent(a.projected_roi_percent)) },
           { key: "tasks_completed", label: "Tasks", numeric: true, cell: (a) => integer(a.tasks_completed) },
           { key: "cost_per_task", label: "Cost per task", numeric: true, cell: (a) => `$${plain(a.cost_per_task)}` },
           { key: "invocation_count", label: "Invocations", numeric: true, cell: (a) => integer(a.invocation_count) },
@@ -140,11 +169,13 @@ export async function render(view, params, ctx) {
     ),
     trendsSection(trends, params, ctx),
     about([
-      ["Human equivalent", "human_equivalent_salary ÷ 12 for each agent: what the people the fleet stands in for would cost in a month."],
+      ["Human equivalent", "human_equivalent_salary ÷ 12 for each agent but drafts (a draft replaces no one): what the people the fleet stands in for would cost in a month."],
       ["Savings", "Human equivalent − the agents' month-to-date cost."],
       ["ROI", "Savings ÷ agent cost × 100 (0 when there is no cost). In a month in progress the cost is month to date, the human equivalent a whole month's."],
       ["Cost per task", "The agent's cost ÷ its completed tasks (0 without tasks), to 3 decimals."],
-      ["Active agents", "In the summary, agents whose status is online or offline; in the trends, agents with at least one event in that month."],
+      ["Projected ROI", "Like for like in a month in progress: the month's cost projected at its run rate, against a whole month of human equivalent. None before the month is 3 days old."],
+      ["Events while paused", "Events of agents whose status for the month is paused or draft: work nobody expected, flagged on the agent's row."],
+      ["Active agents", "Agents whose status for the month is online or offline, in the summary and in the trends alike."],
       ["Trends", "One row per month, oldest first, ending with the current month; months without activity show zeros."],
     ]),
   );

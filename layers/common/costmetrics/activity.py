@@ -24,7 +24,7 @@ from costmetrics import cursors, periods
 from costmetrics.agents import Agent
 from costmetrics.cost_analysis import CamelModel
 from costmetrics.errors import InvalidRequest
-from costmetrics.events import EVENT_TYPES, MAX_FUTURE_SKEW, StoredEvent
+from costmetrics.events import EVENT_TYPES, MAX_FUTURE_SKEW, EventType, StoredEvent
 from costmetrics.repositories import agents as agents_repo
 from costmetrics.repositories import events as events_repo
 from costmetrics.repositories import rollups as rollups_repo
@@ -194,12 +194,12 @@ class Census:
 
 class ActivityItem(CamelModel):
     id: str
-    event_type: str
+    event_type: EventType
     agent_id: str
     agent_name: str | None
     details: dict[str, Any]
-    created_at: str
-    ingested_at: str
+    created_at: periods.Instant
+    ingested_at: periods.Instant
 
 
 class Pagination(CamelModel):
@@ -244,9 +244,10 @@ def _resolve(query: ActivityQuery, now: datetime, retention_days: int) -> tuple[
         )
     # Events older than the retention period are expired (or about to be): the log starts after them.
     oldest = now - timedelta(days=retention_days)
-    low = parse_instant(query.start, "from") if query.start else oldest
-    high = parse_instant(query.end, "to") if query.end else now + MAX_FUTURE_SKEW
-    if query.start and query.end and low > high:
+    # An empty value is a value, and not a date-time: a 400 like any other (absent is the default).
+    low = parse_instant(query.start, "from") if query.start is not None else oldest
+    high = parse_instant(query.end, "to") if query.end is not None else now + MAX_FUTURE_SKEW
+    if query.start is not None and query.end is not None and low > high:
         raise InvalidRequest(
             "'from' is after 'to'",
             details=[{"in": "query", "field": "from", "problem": "must not be after 'to'"}],
@@ -393,7 +394,7 @@ class FeedPage(CamelModel):
     data: list[ActivityItem]
     next_token: str
     caught_up: bool
-    up_to: str
+    up_to: periods.Instant
 
 
 def feed(
@@ -405,7 +406,7 @@ def feed(
     upper = now - FEED_LAG
     agents: list[Agent] | None = None
     if token:
-        if since:
+        if since is not None:
             raise InvalidRequest(
                 "give either since or nextToken, not both",
                 details=[{"in": "query", "field": "since", "problem": "not with nextToken"}],
@@ -415,7 +416,7 @@ def feed(
     else:
         # Never before the retention period: the walk reads one partition per day from `since` on.
         oldest = now - timedelta(days=retention_days)
-        start = parse_instant(since, "since") if since else oldest
+        start = parse_instant(since, "since") if since is not None else oldest
         if start > now:
             raise InvalidRequest(
                 f"'since' is in the future ({since}): no event has been ingested after now "

@@ -12,7 +12,12 @@ from costmetrics import periods
 from costmetrics.numbers import JsonDecimal, Money, Quantity
 
 AgentStatus = Literal["online", "offline", "paused", "draft"]
+# docs/metrics.md: an active agent is one whose status is online or offline (deployed, in service).
 ACTIVE_STATUSES: frozenset[str] = frozenset({"online", "offline"})
+# A draft agent replaces no one: no human equivalent, no hours saved, no savings.
+REPLACES_NO_ONE: frozenset[str] = frozenset({"draft"})
+# Events from an agent in these statuses are a signal for its manager (events_while_paused).
+NOT_IN_SERVICE: frozenset[str] = frozenset({"paused", "draft"})
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Amount = Annotated[JsonDecimal, Field(ge=0, le=Decimal(10) ** 12, decimal_places=2)]
@@ -20,20 +25,26 @@ _CENTS = Decimal("0.01")
 
 
 class AgentIn(BaseModel):
-    """PUT /api/agents/{agentId}: create or replace an agent."""
+    """An agent as a client writes it: PUT /api/agents/{agentId} gives every field (null for an empty
+    optional one), PATCH the ones to change (costmetrics.writes)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: Text
-    status: AgentStatus = "draft"
-    category: Text | None = None
-    department: Text | None = None
-    role_title: Text | None = None
-    model_provider: Text | None = None
-    model_name: Text | None = None
-    human_equivalent_salary: Amount = Decimal(0)
-    estimated_hours_saved: Amount = Decimal(0)
-    cost_budget_monthly: Amount = Decimal(0)
+    status: AgentStatus
+    category: Text | None
+    department: Text | None
+    role_title: Text | None
+    model_provider: Text | None
+    model_name: Text | None
+    human_equivalent_salary: Amount
+    estimated_hours_saved: Amount
+    cost_budget_monthly: Amount
+
+    @classmethod
+    def of(cls, agent: Agent) -> dict[str, Any]:
+        """The agent's writable fields, as the document a merge patch applies to."""
+        return agent.model_dump(include=set(cls.model_fields))
 
 
 class Agent(BaseModel):
@@ -157,8 +168,8 @@ class AgentOut(BaseModel):
     human_equivalent_salary: Money
     estimated_hours_saved: Quantity
     cost_budget_monthly: Money
-    created_at: str
-    updated_at: str
+    created_at: periods.Instant
+    updated_at: periods.Instant
 
     @classmethod
     def of(cls, agent: Agent) -> AgentOut:

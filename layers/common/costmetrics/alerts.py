@@ -12,27 +12,35 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from costmetrics import periods
 from costmetrics.budgets import DEFAULT_THRESHOLDS, BudgetStatus, assess, due_kinds
-from costmetrics.numbers import ZERO, rounded
+from costmetrics.numbers import ZERO, JsonInteger, rounded
 from costmetrics.observability import logger
 from costmetrics.repositories import agents as agents_repo
 from costmetrics.repositories import rollups as rollups_repo
 
 PARALLEL_WORKSPACES = 8
+PATCH_ATTEMPTS = 5
 
 
 class AlertSettings(BaseModel):
-    """A workspace's alert preferences: percent-of-budget thresholds and the month-end forecast alert."""
+    """A workspace's alert preferences: percent-of-budget thresholds and the month-end forecast alert.
+    A workspace that never set them has the defaults; a PUT gives every field, a PATCH some."""
 
     model_config = ConfigDict(extra="forbid")
 
-    thresholds: list[StrictInt] = Field(
-        default_factory=lambda: list(DEFAULT_THRESHOLDS), min_length=1, max_length=5
+    thresholds: list[JsonInteger] = Field(
+        default_factory=lambda: list(DEFAULT_THRESHOLDS),
+        min_length=1,
+        max_length=5,
+        description="1 to 5 percents of the budget, each from 1 to 1000; kept sorted, without repeats",
+        json_schema_extra={"items": {"type": "integer", "minimum": 1, "maximum": 1000}},
     )
-    forecast: StrictBool = True
+    forecast: StrictBool = Field(
+        default=True, description="Whether to alert when the month-end run rate exceeds the budget"
+    )
 
     @field_validator("thresholds")
     @classmethod
@@ -47,18 +55,30 @@ def settings_for(workspace_id: str) -> AlertSettings:
 
 
 def set_settings(workspace_id: str, body: Any) -> AlertSettings:
-    """Replaces a workspace's alert settings; raises InvalidRequest naming the bad field."""
-    from pydantic import ValidationError
+    """Replaces a workspace's alert settings from a body with every field; a 400 names each bad one."""
+    from costmetrics.writes import replacement  # the API's input rules: not loaded by the scheduled run
 
-    from costmetrics.errors import InvalidRequest
-    from costmetrics.events import describe
-
-    try:
-        chosen = AlertSettings.model_validate(body)
-    except ValidationError as error:
-        raise InvalidRequest(describe(error), details=[{"in": "body", "problem": describe(error)}]) from None
+    chosen = replacement(AlertSettings, body, "alert settings")
     agents_repo.put_alert_settings(workspace_id, chosen.model_dump())
     return chosen
+
+
+def amend_settings(workspace_id: str, patch: Any) -> AlertSettings:
+    """Changes the settings a merge patch gives, and only those; a change made meanwhile by someone else
+    is never overwritten (the patch is applied again to it)."""
+    from costmetrics.errors import Conflict
+    from costmetrics.writes import patched
+
+    for _ in range(PATCH_ATTEMPTS):
+        stored, revision = agents_repo.alert_settings_revision(workspace_id)
+        current = AlertSettings.model_validate(stored)
+        chosen = patched(AlertSettings, current.model_dump(), patch, "alert settings")
+        try:
+            agents_repo.put_alert_settings(workspace_id, chosen.model_dump(), replacing=revision)
+        except agents_repo.ConcurrentChange:
+            continue
+        return chosen
+    raise Conflict("the alert settings kept changing while this patch was applied: send it again")
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, Field
 
@@ -19,6 +20,7 @@ from costmetrics import sam_local
 from costmetrics.auth import Principal, authorize
 from costmetrics.errors import DomainError, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from costmetrics.observability import logger, metrics
+from costmetrics.periods import FIRST_MONTH, LAST_MONTH, MONTH_PATTERN
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
@@ -28,7 +30,7 @@ class ApiError(BaseModel):
 
     error: str = Field(
         description="A stable code: invalid_request, bad_request, unauthorized, forbidden, not_found, "
-        "payload_too_large, unsupported_media_type, internal_error"
+        "conflict, payload_too_large, unsupported_media_type, internal_error"
     )
     message: str = Field(description="What is wrong, naming the parameter or field")
     details: list[dict[str, Any]] = Field(
@@ -43,9 +45,26 @@ ERROR_MEANINGS = {
     401: "No token, or not a valid ID token of the user pool (unauthorized); answered by API Gateway",
     403: "The caller's group may not do this (forbidden)",
     404: "Not found (not_found)",
+    409: "The resource kept changing while this request was applied; send it again (conflict)",
     413: f"The body is over {MAX_BODY_BYTES} bytes (payload_too_large)",
     415: "The body is not application/json (unsupported_media_type)",
 }
+MERGE_PATCH = "application/merge-patch+json"
+
+MonthQuery = Annotated[
+    str | None,
+    Query(
+        pattern=MONTH_PATTERN,
+        description=f"UTC month YYYY-MM, from {FIRST_MONTH} to {LAST_MONTH}; default: the current month",
+    ),
+]
+"""The ?month= of every cost-analysis and workforce read."""
+
+
+def file_name(names: Sequence[str], what: str) -> Path:
+    """A path parameter naming one of the files a route serves: documented as their list (an enum), checked
+    by the handler, to which any other name is a 404 (one with characters no name has: a 400)."""
+    return Path(json_schema_extra={"enum": list(names)}, description=f"{what}; any other name is a 404")
 
 
 def openapi_responses(*errors: int, ok: OpenAPIResponse | None = None) -> dict[int, OpenAPIResponse]:
@@ -147,11 +166,17 @@ def caller(app: APIGatewayRestResolver, allowed: frozenset[str]) -> Principal:
     return principal
 
 
-def json_body(app: APIGatewayRestResolver) -> Any:
-    """The request body as JSON with exact numbers, or a clear 4xx."""
+def json_body(app: APIGatewayRestResolver, *, merge_patch: bool = False) -> Any:
+    """The request body as JSON with exact numbers, or a clear 4xx. A merge patch (PATCH) is sent as
+    application/merge-patch+json (RFC 7396) or application/json, never as a JSON Patch (RFC 6902)."""
     event = app.current_event
     headers = event.headers or {}
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if merge_patch and content_type and media_type not in (content_types.APPLICATION_JSON, MERGE_PATCH):
+        raise UnsupportedMediaType(
+            f"send the patch as {MERGE_PATCH} (the fields to change) or application/json, not {content_type}"
+        )
     if content_type and "json" not in content_type.lower():
         raise UnsupportedMediaType(f"send the body as application/json, not {content_type}")
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from costmetrics import periods
 from costmetrics.numbers import ZERO, percent, ratio
@@ -55,20 +56,66 @@ class BudgetStatus:
         return self.has_budget and self.actual * 100 > self.budget * threshold_pct
 
 
+ProjectionStatus = Literal["month_complete", "run_rate", "too_early", "month_not_started"]
+
+
+@dataclass(frozen=True)
+class MonthProjection:
+    """How far `month` has gone at `now`, and whether a run rate from it is worth printing.
+
+    - month_complete: the month is over; a projection is the actual figure.
+    - run_rate: the month is in progress and at least FORECAST_MIN_ELAPSED old; a projection is the
+      month-to-date figure / elapsed fraction (the rule of projectedCost and of forecast alerts).
+    - too_early: the month is in progress but younger than FORECAST_MIN_ELAPSED: no projection.
+    - month_not_started: a future month: no projection.
+    """
+
+    month: str
+    fraction: Decimal
+    status: ProjectionStatus
+    ready_at: datetime
+
+    def project(self, actual: Decimal) -> Decimal | None:
+        """`actual` month-to-date, projected to the whole month; None when there is no projection."""
+        if self.status == "month_complete":
+            return actual
+        if self.status == "run_rate":
+            return actual / self.fraction
+        return None
+
+
+def month_projection(month: str, now: datetime) -> MonthProjection:
+    """The projection rule of `month` seen at `now` (see MonthProjection)."""
+    fraction = periods.elapsed_fraction(month, now)
+    start, _ = periods.month_bounds(month)
+    ready_at = start + FORECAST_MIN_ELAPSED
+    status: ProjectionStatus
+    if fraction >= 1:
+        status = "month_complete"
+    elif fraction <= 0:
+        status = "month_not_started"
+    elif periods.to_utc(now) < ready_at:
+        status = "too_early"
+    else:
+        status = "run_rate"
+    return MonthProjection(month=month, fraction=fraction, status=status, ready_at=ready_at)
+
+
 def assess(actual: Decimal, budget: Decimal, month: str, now: datetime) -> BudgetStatus:
     """The budget position of `actual` month-to-date cost in `month`, seen at `now`.
 
     projected = actual / elapsed fraction of the month (the run rate to month end); for a past month it
-    is the actual cost, for a future month 0.
+    is the actual cost, for a future month 0. Unlike MonthProjection.project it is always a number (the
+    reference's projectedCost); forecasts use it only once the month is FORECAST_MIN_ELAPSED old.
     """
-    fraction = periods.elapsed_fraction(month, now)
+    projection = month_projection(month, now)
+    fraction = projection.fraction
     projected = actual / fraction if fraction > 0 else actual
-    start, _ = periods.month_bounds(month)
     return BudgetStatus(
         actual=actual,
         budget=budget,
         projected=projected,
-        forecast_ready=periods.to_utc(now) - start >= FORECAST_MIN_ELAPSED,
+        forecast_ready=projection.status in ("month_complete", "run_rate"),
     )
 
 

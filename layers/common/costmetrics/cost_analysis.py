@@ -7,17 +7,17 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
-from costmetrics.agents import Agent
+from costmetrics.agents import Agent, AgentStatus
 from costmetrics.budgets import assess
-from costmetrics.errors import InvalidRequest
-from costmetrics.events import AwareTimestamp
+from costmetrics.errors import InvalidRequest, NotFound
+from costmetrics.events import AwareTimestamp, describe
 from costmetrics.numbers import ZERO, JsonDecimal, Money, Pct, Price, Ratio3, percent, ratio
-from costmetrics.periods import display
+from costmetrics.periods import Instant, display
 from costmetrics.pricing import (
     MODEL_ID,
     PROVIDER_ID,
@@ -32,6 +32,7 @@ from costmetrics.repositories import agents as agents_repo
 from costmetrics.repositories import prices as prices_repo
 from costmetrics.repositories import rollups as rollups_repo
 from costmetrics.rollups import AgentModelMonth, AgentMonth, MonthRollups, UsageTotals
+from costmetrics.writes import patched, replacement
 
 
 class CamelModel(BaseModel):
@@ -137,8 +138,8 @@ class ModelPrice(CamelModel):
     output_price_per_million: Price
     cache_read_price_per_million: Price | None
     cache_write_price_per_million: Price | None
-    source: str
-    effective_from: str
+    source: Literal["global", "workspace"]
+    effective_from: Instant
 
     @classmethod
     def of(cls, version: PriceVersion) -> ModelPrice:
@@ -179,62 +180,98 @@ def pricing_for(workspace_id: str, now: datetime) -> Pricing:
 
 
 PriceAmount = Annotated[JsonDecimal, Field(ge=0, le=100_000, decimal_places=6)]
+CACHE_PRICE = "null: no price of its own, these tokens are billed at the input price"
 
 
 class PriceIn(CamelModel):
-    """PUT /api/cost-analysis/pricing/{modelId}: this workspace's price for a model, from effectiveFrom on."""
+    """A workspace's price for a model, from effectiveFrom on: PUT /api/cost-analysis/pricing/{modelId}
+    gives every field (effectiveFrom may be left out: now), PATCH the ones to change (costmetrics.writes)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    provider: str | None = Field(default=None, pattern=PROVIDER_ID.pattern)
-    category: Tier | None = None
+    provider: str = Field(pattern=PROVIDER_ID.pattern)
+    category: Tier
     input_price_per_million: PriceAmount
     output_price_per_million: PriceAmount
-    cache_read_price_per_million: PriceAmount | None = None
-    cache_write_price_per_million: PriceAmount | None = None
-    effective_from: AwareTimestamp | None = None
+    cache_read_price_per_million: PriceAmount | None = Field(description=CACHE_PRICE)
+    cache_write_price_per_million: PriceAmount | None = Field(description=CACHE_PRICE)
+    effective_from: AwareTimestamp | None = Field(
+        default=None,
+        description="When this price starts (ISO 8601 with a time zone); absent or null: now. Not a field "
+        "of the price but of the write: PUT does not require it, PATCH does not merge it",
+    )
 
 
-def set_workspace_price(workspace_id: str, model_id: str, body: PriceIn, now: datetime) -> ModelPrice:
-    """Records a workspace price. Events already rolled up keep the cost they were given: a price applies
-    to events rolled up after it is set whose createdAt is at or after effectiveFrom."""
+WRITE_PARAMETERS = frozenset({"effectiveFrom"})
+
+
+def _model_id(model_id: str) -> str:
     if not MODEL_ID.match(model_id):
-        raise InvalidRequest(f"modelId {model_id!r} is not a valid model id", details=[{"field": "modelId"}])
-    effective = body.effective_from or now
-    book = PriceBook(prices_repo.price_versions(workspace_id))
-    known = book.price_at(model_id, effective) or book.latest(model_id)
-    provider = body.provider or (known.provider if known else None)
-    category = body.category or (known.category if known else None)
-    missing = [name for name, value in (("provider", provider), ("category", category)) if value is None]
-    if missing or provider is None or category is None:
         raise InvalidRequest(
-            f"{model_id} is not in the catalog: give {' and '.join(missing)}",
-            details=[
-                {"field": name, "problem": "required for a model that is not in the catalog"}
-                for name in missing
-            ],
+            f"modelId {model_id!r} is not a valid model id",
+            details=[{"in": "path", "field": "modelId", "problem": "invalid model id"}],
         )
-    # Cache prices not given are the model's known ones: a new input price alone must not bill cached
-    # tokens at the full input price.
-    cache_read = body.cache_read_price_per_million
-    cache_write = body.cache_write_price_per_million
-    if "cache_read_price_per_million" not in body.model_fields_set and known is not None:
-        cache_read = known.cache_read_per_million
-    if "cache_write_price_per_million" not in body.model_fields_set and known is not None:
-        cache_write = known.cache_write_per_million
+    return model_id
+
+
+def _record(workspace_id: str, model_id: str, price: PriceIn, effective: datetime) -> ModelPrice:
     version = PriceVersion(
         model_id=model_id,
-        provider=provider,
-        category=category,
-        input_per_million=body.input_price_per_million,
-        output_per_million=body.output_price_per_million,
-        cache_read_per_million=cache_read,
-        cache_write_per_million=cache_write,
+        provider=price.provider,
+        category=price.category,
+        input_per_million=price.input_price_per_million,
+        output_per_million=price.output_price_per_million,
+        cache_read_per_million=price.cache_read_price_per_million,
+        cache_write_per_million=price.cache_write_price_per_million,
         effective_from=effective,
         scope="workspace",
     )
     prices_repo.put_workspace_price(workspace_id, version)
     return ModelPrice.of(version)
+
+
+def set_workspace_price(workspace_id: str, model_id: str, body: Any, now: datetime) -> ModelPrice:
+    """Records a workspace price from a body with every field. Events already rolled up keep the cost they
+    were given: a price applies to events rolled up after it is set whose createdAt is at or after
+    effectiveFrom."""
+    _model_id(model_id)
+    price = replacement(PriceIn, body, "price", optional=WRITE_PARAMETERS)
+    return _record(workspace_id, model_id, price, price.effective_from or now)
+
+
+def amend_workspace_price(workspace_id: str, model_id: str, patch: Any, now: datetime) -> ModelPrice:
+    """A new workspace price from effectiveFrom (default now) on: the price in force then (the workspace's,
+    else the catalog's) with the fields of a merge patch changed, e.g. only the input price."""
+    _model_id(model_id)
+    when = patch.get("effectiveFrom") if isinstance(patch, dict) else None
+    try:
+        effective = _EFFECTIVE.validate_python(when) or now
+    except ValidationError as error:
+        raise InvalidRequest(
+            f"effectiveFrom: {describe(error).partition(': ')[2]}",
+            details=[{"in": "body", "field": "effectiveFrom", "problem": "expected an ISO 8601 date-time"}],
+        ) from None
+    book = PriceBook(prices_repo.price_versions(workspace_id))
+    known = book.price_at(model_id, effective) or book.latest(model_id)
+    if known is None:
+        raise NotFound(f"{model_id} has no price yet, here or in the catalog: set one with PUT (every field)")
+    price = patched(PriceIn, _document(known), patch, "price", optional=WRITE_PARAMETERS)
+    return _record(workspace_id, model_id, price, effective)
+
+
+_EFFECTIVE: TypeAdapter[datetime | None] = TypeAdapter(AwareTimestamp | None)
+
+
+def _document(version: PriceVersion) -> dict[str, Any]:
+    """A price version as the document a merge patch applies to (JSON names, exact numbers)."""
+    return {
+        "provider": version.provider,
+        "category": version.category,
+        "inputPricePerMillion": version.input_per_million,
+        "outputPricePerMillion": version.output_per_million,
+        "cacheReadPricePerMillion": version.cache_read_per_million,
+        "cacheWritePricePerMillion": version.cache_write_per_million,
+    }
 
 
 # --- By provider and by model ---------------------------------------------------------------------
@@ -357,7 +394,7 @@ class AgentCost(CamelModel):
     budget: Money
     utilization: Ratio3
     over_budget: bool
-    status: str | None
+    status: AgentStatus | None
     projected_cost: Money
     forecast_over_budget: bool
     department: str | None

@@ -10,6 +10,7 @@ from pydantic import BeforeValidator, PlainSerializer
 MILLION = Decimal(1_000_000)
 ZERO = Decimal(0)
 PICO = 12  # rollups keep money as integer pico-dollars (1e-12 USD): exact, and plain integers in DynamoDB
+MAX_INTEGER_DIGITS = 4300  # sys.int_info.default_max_str_digits
 _PLACES = {n: Decimal(1).scaleb(-n) for n in range(7)}
 
 
@@ -51,6 +52,8 @@ Money = Annotated[Decimal, _edge(2)]
 """A USD amount: exact inside, 2 places half-up in JSON."""
 Ratio3 = Annotated[Decimal, _edge(3)]
 """utilization and cost_per_task: 3 places."""
+Ratio4 = Annotated[Decimal, _edge(4)]
+"""The elapsed fraction of a month: 4 places."""
 Pct = Annotated[Decimal, _edge(1)]
 """Percentages: 1 place."""
 Quantity = Annotated[Decimal, _edge(2)]
@@ -71,3 +74,24 @@ def json_decimal(value: Any) -> Decimal:
 
 JsonDecimal = Annotated[Decimal, BeforeValidator(json_decimal)]
 """An input number: int, float or Decimal from parsed JSON, kept exact."""
+
+
+def json_integer(value: Any) -> int:
+    """A JSON number with no fractional part as an int: 80 and 80.0 alike (JSON has one number type, and
+    JSON Schema's "integer" admits both); 80.5, strings and booleans are not integers."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("Input should be a valid integer")
+    if isinstance(value, int):
+        return value
+    number = Decimal(str(value)) if isinstance(value, float) else value
+    if not number.is_finite() or number != number.to_integral_value():
+        raise ValueError("Input should be a valid integer")
+    # int(Decimal("1e999999999")) would build a billion-digit integer: no more digits than an integer
+    # literal may have in a body (json_body: Python's default int-string limit).
+    if number.adjusted() >= MAX_INTEGER_DIGITS:
+        raise ValueError("a number with too many digits")
+    return int(number)
+
+
+JsonInteger = Annotated[int, BeforeValidator(json_integer)]
+"""An input integer from parsed JSON: a number without a fractional part."""

@@ -6,14 +6,24 @@ import calendar
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field
 
 from costmetrics.errors import InvalidRequest
 
-# ASCII digits only ("\d" would take "２０２６-01"); years 1-9998, the months whose bounds a datetime holds.
-_MONTH = re.compile(r"^(?!0000)([0-9]{4})-(0[1-9]|1[0-2])$")
-_LAST_MONTH = "9998-12"
+# A month the service can have figures for: 2000-01 to 2099-12 (another year is a typo, such as
+# 0226-03 or 2206-03). ASCII digits only ("\d" would take "２０２６-01"), and no look-around, so that the
+# same pattern serves Python, pydantic's regex engine and the OpenAPI document's clients.
+MONTH_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
+_MONTH = re.compile(MONTH_PATTERN)
+FIRST_MONTH, LAST_MONTH = "2000-01", "2099-12"
 # Fixed width, so that lexicographic order of stored strings is chronological order.
 _STORED_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+Instant = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+"""An instant as the API shows it (display()): an RFC 3339 date-time in UTC, documented as such."""
 
 
 def utcnow() -> datetime:
@@ -73,9 +83,10 @@ def parse_month(value: str | None, *, param: str = "month", now: datetime | None
     """A `YYYY-MM` query parameter, defaulting to the current UTC month."""
     if value is None or value == "":
         return current_month(now)
-    if not _MONTH.fullmatch(value) or value > _LAST_MONTH:
+    if not _MONTH.fullmatch(value):
         raise InvalidRequest(
-            f"'{param}' must be a month in the form YYYY-MM from 0001-01 to {_LAST_MONTH}, got {value!r}",
+            f"'{param}' must be a month in the form YYYY-MM from {FIRST_MONTH} to {LAST_MONTH}, "
+            f"got {value!r}",
             details=[{"field": param, "problem": "expected YYYY-MM"}],
         )
     return value

@@ -1,16 +1,19 @@
-"""Agent registry logic: create or replace, list, read."""
+"""Agent registry logic: create or replace (PUT, every field), change some fields (PATCH, a JSON Merge
+Patch), list, read."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from costmetrics import periods
 from costmetrics.agents import Agent, AgentIn, AgentList, AgentOut
-from costmetrics.errors import InvalidRequest, NotFound
-from costmetrics.events import AGENT_ID, describe
+from costmetrics.errors import Conflict, InvalidRequest, NotFound
+from costmetrics.events import AGENT_ID
 from costmetrics.repositories import agents as agents_repo
+from costmetrics.writes import patched, replacement
+
+# A PATCH re-reads and re-applies itself when the agent changed between its read and its write.
+PATCH_ATTEMPTS = 5
 
 # /api/agents/workforce/* are routes of their own, so no agent may be called "workforce".
 RESERVED_IDS = frozenset({"workforce"})
@@ -31,12 +34,9 @@ def _checked_id(agent_id: str) -> str:
 
 
 def register(workspace_id: str, agent_id: str, body: Any) -> AgentOut:
-    """Creates or replaces an agent; its creation time survives a replace."""
+    """Creates or replaces an agent from a body with every field; its creation time survives a replace."""
     _checked_id(agent_id)
-    try:
-        request = AgentIn.model_validate(body)
-    except ValidationError as error:
-        raise InvalidRequest(describe(error), details=[{"in": "body", "problem": describe(error)}]) from None
+    request = replacement(AgentIn, body, "agent")
     existing = agents_repo.get_agent(workspace_id, agent_id)
     now = periods.utcnow()
     agent = Agent.from_request(
@@ -44,6 +44,26 @@ def register(workspace_id: str, agent_id: str, body: Any) -> AgentOut:
     )
     agents_repo.put_agent(agent, created=existing is None)
     return AgentOut.of(agent)
+
+
+def amend(workspace_id: str, agent_id: str, patch: Any) -> AgentOut:
+    """Changes the fields a merge patch gives, and only those, of an existing agent. A change made by
+    someone else between this read and this write is never overwritten: the patch is applied again to it."""
+    _checked_id(agent_id)
+    for _ in range(PATCH_ATTEMPTS):
+        existing = agents_repo.get_agent(workspace_id, agent_id)
+        if existing is None:
+            raise NotFound(f"no agent {agent_id!r} in this workspace: create it with PUT (every field)")
+        request = patched(AgentIn, AgentIn.of(existing), patch, "agent")
+        agent = Agent.from_request(
+            workspace_id, agent_id, request, now=periods.utcnow(), created_at=existing.created_at
+        )
+        try:
+            agents_repo.replace_agent_if_unchanged(agent, existing)
+        except agents_repo.ConcurrentChange:
+            continue
+        return AgentOut.of(agent)
+    raise Conflict(f"agent {agent_id!r} kept changing while this patch was applied: send it again")
 
 
 def list_agents(workspace_id: str) -> AgentList:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,36 @@ def put_agent(agent: Agent, *, created: bool) -> None:
             batch.put_item(Item=agent.to_item(history_sk(agent.id, ORIGIN)))
 
 
+class ConcurrentChange(Exception):
+    """The agent changed between reading it and writing it back: read it again."""
+
+
+def replace_agent_if_unchanged(agent: Agent, seen: Agent) -> None:
+    """Stores `agent` and its month's snapshot, only if the stored agent is still `seen` (its updated_at):
+    a PATCH never writes back over a change it did not read. Raises ConcurrentChange otherwise."""
+    from botocore.exceptions import ClientError
+
+    name = settings().agents_table
+    month = periods.month_of(agent.updated_at)
+    actions: list[dict[str, Any]] = [
+        {
+            "Put": {
+                "TableName": name,
+                "Item": agent.to_item(),
+                "ConditionExpression": "updated_at = :seen",
+                "ExpressionAttributeValues": {":seen": periods.stored(seen.updated_at)},
+            }
+        },
+        {"Put": {"TableName": name, "Item": agent.to_item(history_sk(agent.id, month))}},
+    ]
+    try:
+        aws.dynamodb_client().transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+            raise ConcurrentChange(f"agent {agent.id!r} changed meanwhile") from error
+        raise
+
+
 def get_agent(workspace_id: str, agent_id: str) -> Agent | None:
     item = (
         _table().get_item(Key={"pk": workspace_id, "sk": agent_sk(agent_id)}, ConsistentRead=True).get("Item")
@@ -47,17 +78,21 @@ def agents_of_workspace(workspace_id: str) -> list[Agent]:
     return [Agent.from_item(item) for item in items]
 
 
-def agents_in_month(
-    workspace_id: str, month: str, active: set[str] | frozenset[str] = frozenset()
-) -> list[Agent]:
-    """The registry as it stood in `month` (see agents.agents_as_of): one Query of the workspace's agent
-    and history items (agents + their changes, never events)."""
-    items = query_all(
+def registry_history(workspace_id: str) -> list[dict[str, Any]]:
+    """Every agent item and history item of a workspace (agents + their changes, never events): one
+    Query. agents.agents_as_of turns it into the registry of any month."""
+    return query_all(
         _table(),
         KeyConditionExpression="pk = :ws AND sk BETWEEN :first AND :last",
         ExpressionAttributeValues={":ws": workspace_id, ":first": "A#", ":last": "H#~"},
     )
-    return agents_as_of(items, month, active)
+
+
+def agents_in_month(
+    workspace_id: str, month: str, active: set[str] | frozenset[str] = frozenset()
+) -> list[Agent]:
+    """The registry as it stood in `month` (see agents.agents_as_of): one Query."""
+    return agents_as_of(registry_history(workspace_id), month, active)
 
 
 def registered_agent_ids(workspace_id: str, agent_ids: Iterable[str]) -> set[str]:
@@ -72,14 +107,48 @@ ALERT_SETTINGS_SK = "SETTINGS#alerts"
 
 
 def alert_settings(workspace_id: str) -> dict[str, Any]:
+    return alert_settings_revision(workspace_id)[0]
+
+
+# The revision of an item stored before revisions were kept.
+UNREVISED = ""
+
+
+def alert_settings_revision(workspace_id: str) -> tuple[dict[str, Any], str | None]:
+    """A workspace's stored alert settings and their revision (None: never set)."""
     item = (
         _table().get_item(Key={"pk": workspace_id, "sk": ALERT_SETTINGS_SK}, ConsistentRead=True).get("Item")
     )
-    return _settings_of(item) if item else {}
+    if not item:
+        return {}, None
+    return _settings_of(item), str(item.get("revision", UNREVISED))
 
 
-def put_alert_settings(workspace_id: str, settings_doc: dict[str, Any]) -> None:
-    _table().put_item(Item={"pk": workspace_id, "sk": ALERT_SETTINGS_SK, **settings_doc})
+def put_alert_settings(
+    workspace_id: str, settings_doc: dict[str, Any], *, replacing: str | bool | None = True
+) -> None:
+    """Stores a workspace's alert settings under a new revision. `replacing=True` replaces whatever is
+    there (PUT); a revision (or None: nothing stored yet) writes only if that is still what is stored,
+    else raises ConcurrentChange."""
+    from botocore.exceptions import ClientError
+
+    item = {"pk": workspace_id, "sk": ALERT_SETTINGS_SK, **settings_doc, "revision": uuid.uuid4().hex}
+    condition: dict[str, Any] = {}
+    if replacing is None:
+        condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+    elif replacing == UNREVISED:
+        condition = {"ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(revision)"}
+    elif isinstance(replacing, str):
+        condition = {
+            "ConditionExpression": "revision = :seen",
+            "ExpressionAttributeValues": {":seen": replacing},
+        }
+    try:
+        _table().put_item(Item=item, **condition)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            raise ConcurrentChange("the alert settings changed meanwhile") from error
+        raise
 
 
 def _settings_of(item: dict[str, Any]) -> dict[str, Any]:
