@@ -52,13 +52,22 @@ SECURITY_SCHEMES = {
         "bearerFormat": "JWT",
         "description": "A Cognito ID token (IdToken, not the access token) of the stack's user pool, "
         "verified by API Gateway's Cognito authorizer.",
-    }
+    },
+    "IngestKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An ingest key (`cmk_...`, from POST /api/ingest-keys), verified by the ingest "
+        "authorizer; it may only ingest (POST /api/activity, POST /v1/traces). Those routes also take an "
+        "ID token.",
+    },
 }
+INGEST_SECURITY: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}, {"IngestKey": []}]
 TAGS = [
     {"name": "Cost analysis", "description": "What the workspace spends, by provider, model and agent"},
     {"name": "Workforce ROI", "description": "The fleet's cost against the human labour it replaces"},
     {"name": "Activity log", "description": "Ingesting events, the activity log and the SIEM feed"},
     {"name": "Agents", "description": "The agent registry"},
+    {"name": "Ingest keys", "description": "Machine credentials that may only ingest"},
     {"name": "Health", "description": "Liveness"},
     {"name": "Documentation", "description": "This document and Swagger UI"},
     {"name": "Console", "description": "The web console: a page that signs in and calls this API"},
@@ -76,6 +85,7 @@ def _request_models() -> dict[tuple[str, str], tuple[type[BaseModel], str]]:
     from costmetrics.alerts import AlertSettings
     from costmetrics.cost_analysis import PriceIn
     from costmetrics.events import MAX_EVENTS_PER_REQUEST, IncomingEvent
+    from costmetrics.ingest_keys import NewKey
 
     class ActivityBatch(BaseModel):
         """POST /api/activity: events validated one by one; valid ones are stored even when others fail."""
@@ -89,6 +99,7 @@ def _request_models() -> dict[tuple[str, str], tuple[type[BaseModel], str]]:
         ("PUT", "/api/agents/{agentId}"): (AgentIn, "The agent (snake_case fields)"),
         ("PUT", "/api/cost-analysis/pricing/{modelId}"): (PriceIn, "The workspace's price of the model"),
         ("PUT", "/api/cost-analysis/budget-alerts/settings"): (AlertSettings, "The alert settings"),
+        ("POST", "/api/ingest-keys"): (NewKey, "The new key's name"),
     }
 
 
@@ -227,6 +238,9 @@ def _reachable(document: dict[str, Any]) -> set[str]:
 def build() -> dict[str, Any]:
     """The whole API's OpenAPI document."""
     authorized = {(route.method, route.path): route.authorized for route in routes()}
+    key_routes = {
+        (r.method, r.path) for r in routes() if r.authorizer and r.authorizer != "CognitoAuthorizer"
+    }
     paths: dict[str, dict[str, Any]] = {}
     components: dict[str, Any] = {}
     for module, own in function_documents().items():
@@ -255,6 +269,8 @@ def build() -> dict[str, Any]:
             }
         else:
             operation["security"] = []
+        if (method, path) in key_routes:
+            operation["security"] = INGEST_SECURITY
         if (method, path) in bodies:
             operation["requestBody"] = bodies[(method, path)]
         for parameter in operation.get("parameters", []):
