@@ -64,6 +64,7 @@ _DEFAULT_STATUS = {
     "ACCESS_DENIED": 403,
     "MISSING_AUTHENTICATION_TOKEN": 403,
     "REQUEST_TOO_LARGE": 413,
+    "THROTTLED": 429,
     "UNSUPPORTED_MEDIA_TYPE": 415,
     "AUTHORIZER_FAILURE": 500,
     "AUTHORIZER_CONFIGURATION_ERROR": 500,
@@ -99,6 +100,9 @@ def gateway_response(kind: str, message: str, request_id: str) -> HttpResponse:
         ("x-amzn-RequestId", request_id),
         ("x-amzn-ErrorType", _ERROR_TYPES.get(kind, kind)),
     ]
+    # ResponseParameters: Headers: {Retry-After: "'1'"}: static values are quoted, as in API Gateway.
+    for name, value in spec.get("ResponseParameters", {}).get("Headers", {}).items():
+        headers.append((name, str(value).strip("'")))
     return HttpResponse(status, headers, body.encode())
 
 

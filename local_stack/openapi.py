@@ -68,6 +68,7 @@ TAGS = [
     {"name": "Activity log", "description": "Ingesting events, the activity log and the SIEM feed"},
     {"name": "Agents", "description": "The agent registry"},
     {"name": "Ingest keys", "description": "Machine credentials that may only ingest"},
+    {"name": "OpenTelemetry", "description": "OTLP/HTTP traces: GenAI spans become activity events"},
     {"name": "Health", "description": "Liveness"},
     {"name": "Documentation", "description": "This document and Swagger UI"},
     {"name": "Console", "description": "The web console: a page that signs in and calls this API"},
@@ -273,6 +274,10 @@ def build() -> dict[str, Any]:
             operation["security"] = INGEST_SECURITY
         if (method, path) in bodies:
             operation["requestBody"] = bodies[(method, path)]
+        if (method, path) == ("POST", "/v1/traces"):
+            from costmetrics.otlp import OPENAPI_REQUEST
+
+            operation["requestBody"] = OPENAPI_REQUEST
         for parameter in operation.get("parameters", []):
             parameter["schema"] = _without_null(parameter["schema"])
 

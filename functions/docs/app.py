@@ -245,7 +245,7 @@ def _asset(name: str) -> str:
     "/api/docs/<asset>",
     summary="Swagger UI's script and style sheet, served with the page (no third-party host)",
     tags=TAGS,
-    responses=openapi_responses(404, ok=SWAGGER_ASSET),
+    responses=openapi_responses(400, 404, ok=SWAGGER_ASSET),
 )
 def get_docs_asset(asset: str) -> Response[str]:
     _require_docs()

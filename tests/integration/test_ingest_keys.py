@@ -92,7 +92,10 @@ def test_the_authorizer_allows_an_active_key_for_the_ingest_routes_only(admin: A
     }
     (statement,) = answer["policyDocument"]["Statement"]
     assert statement["Effect"] == "Allow"
-    assert statement["Resource"] == ["arn:aws:execute-api:us-east-1:123456789012:api1/dev/POST/api/activity"]
+    assert statement["Resource"] == [
+        "arn:aws:execute-api:us-east-1:123456789012:api1/dev/POST/api/activity",
+        "arn:aws:execute-api:us-east-1:123456789012:api1/dev/POST/v1/traces",
+    ]
     # The use is recorded.
     (shown,) = admin.call("GET", "/api/ingest-keys").json["keys"]
     assert shown["lastUsedAt"] is not None

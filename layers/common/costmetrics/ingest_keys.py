@@ -28,7 +28,7 @@ KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # The routes a key may call: the template puts the ingest authorizer on exactly these (a unit test checks).
-INGEST_ROUTES: tuple[tuple[str, str], ...] = (("POST", "/api/activity"),)
+INGEST_ROUTES: tuple[tuple[str, str], ...] = (("POST", "/api/activity"), ("POST", "/v1/traces"))
 KeyStatus = Literal["active", "revoked"]
 
 
