@@ -40,6 +40,8 @@ DESCRIPTION = (
     "Every route but /api/health, /api/docs and the console's (/console...) needs a Cognito ID token "
     "of the stack's user pool in `Authorization: Bearer <IdToken>`; the workspace comes from its "
     "`custom:workspace_id` claim and the caller's rights from its group (admin, viewer or ingest). "
+    "POST /api/activity and POST /v1/traces also take an ingest key (`Authorization: Bearer cmk_...`, "
+    "see /api/ingest-keys), which may do nothing else. "
     "Errors are JSON: "
     '`{"error": "<code>", "message": "<what is wrong>", "details": [...]}`. Money is in USD, rounded '
     "half-up to 2 places; months are UTC, `YYYY-MM`."
