@@ -2,9 +2,10 @@
 SDK and the OTLP/HTTP exporters (tests/e2e/otel_agent.py, configured only by OTEL_EXPORTER_OTLP_*) exports an
 agent session's GenAI spans with an ingest key; the costs (cache tokens priced once), token counts and
 activity show in /api/cost-analysis/* and /api/activity, and exporting the same spans again changes nothing.
-Both encodings, protobuf (gzip'd) and JSON. Then what a client learns from the answer (partial success
-naming each rejected span), hostile bodies (4xx, nothing stored), a revoked key, and the ingest rate of OTLP
-batches, measured on a stack of its own."""
+Both encodings, protobuf (gzip'd) and JSON; and the openai client instrumented by the OpenTelemetry
+project's openai-v2 instrumentation, against a stand-in OpenAI server. Then what a client learns from the
+answer (partial success naming each rejected span), hostile bodies (4xx, nothing stored), a revoked key,
+and the ingest rate of OTLP batches, measured on a stack of its own."""
 
 from __future__ import annotations
 
@@ -96,7 +97,13 @@ def start_ns(minutes_ago: int = 10) -> int:
 
 
 def run_agent(
-    stack: RunningStack, key: str, *, protocol: str, compression: str = "none", **agent: str
+    stack: RunningStack,
+    key: str,
+    *,
+    protocol: str,
+    compression: str = "none",
+    program: str = "tests.e2e.otel_agent",
+    **agent: str,
 ) -> dict[str, Any]:
     """tests/e2e/otel_agent.py in its own process, pointed at the stack by the standard variables only."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
@@ -113,7 +120,7 @@ def run_agent(
         **agent,
     )
     done = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.otel_agent"],
+        [sys.executable, "-m", program],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -208,6 +215,31 @@ def test_sdk_spans_become_costs_priced_once_and_a_second_export_changes_nothing(
             ),
         ],
     )
+
+
+def test_the_openai_instrumentation_against_a_stand_in_server_reports_its_costs(
+    fleet: Fleet, stack: RunningStack
+) -> None:
+    # Given the official openai client, instrumented by opentelemetry-instrumentation-openai-v2, calling a
+    # stand-in of the OpenAI API twice (2,000,000 prompt and 100,000 completion tokens each)
+    outcome = run_agent(
+        stack,
+        fleet.key,
+        protocol="http/protobuf",
+        program="tests.e2e.openai_agent",
+        AGENT_NOW=datetime.now(UTC).isoformat(),
+        STANDIN_PROMPT_TOKENS="2000000",
+        STANDIN_COMPLETION_TOKENS="100000",
+        CALLS="2",
+    )
+    assert outcome == {"calls": 2, "exports": ["SUCCESS", "SUCCESS"]}
+    # Then the two chat spans it made are two priced invocations of the agent named by OTEL_SERVICE_NAME
+    row = wait_for(lambda: by_model(stack, fleet.admin).get("gpt-5.4-mini"), timeout=30)
+    assert row, by_model(stack, fleet.admin)
+    expected = 2 * (2_000_000 * Decimal("0.75") + 100_000 * Decimal("4.50")) / 1_000_000
+    assert (row["invocations"], row["inputTokens"], row["outputTokens"]) == (2, 4_000_000, 200_000)
+    assert Decimal(str(row["totalCost"])) == expected == Decimal("3.90")
+    assert {e["agentId"] for e in activity(stack, fleet.admin)} == {AGENT}
 
 
 # --- What the answer tells a client ------------------------------------------------------------------
