@@ -54,6 +54,7 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/activity"): INGESTERS,
     ("GET", "/api/openapi.json"): SIGNED_IN,  # the API's documentation: no workspace data
     ("GET", "/api/ingest-keys"): ADMINS,  # keys are credentials: admins only
+    ("POST", "/v1/traces"): INGESTERS,  # OTLP: what may ingest, may export spans
 }
 INGEST_AUTHORIZER = "IngestKeyAuthorizer"
 SUCCESS = {("POST", "/api/ingest-keys"): 201}  # a route whose success is not a 200
@@ -284,6 +285,30 @@ def _event_body(credential: str) -> dict[str, Any]:
     return {"events": [event]}
 
 
+def _span_id(credential: str) -> str:
+    """The OTLP span id a credential's write carries, so that a write that got through shows whose it was."""
+    return f"{1 + [c.name for c in CREDENTIALS].index(credential):016x}"
+
+
+def _traces_body(credential: str) -> dict[str, Any]:
+    """OTLP/JSON: one chat span of the workspace's agent, its span id naming the credential."""
+    start = int((datetime.now(UTC) - timedelta(minutes=1)).timestamp()) * 10**9
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "claude-haiku-3.5",
+        "gen_ai.agent.id": "probe",
+    }
+    span = {
+        "traceId": "5eed" * 8,
+        "spanId": _span_id(credential),
+        "name": "chat",
+        "startTimeUnixNano": str(start),
+        "endTimeUnixNano": str(start + 10**6),
+        "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attributes.items()],
+    }
+    return {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+
+
 def _thresholds(credential: str) -> list[int]:
     return [1 + [c.name for c in CREDENTIALS].index(credential), 100]
 
@@ -304,6 +329,7 @@ BODIES: dict[tuple[str, str], Callable[[str], Any]] = {
         "forecast": True,
     },
     ("POST", "/api/ingest-keys"): lambda credential: {"name": f"mx-{_slug(credential)}"},
+    ("POST", "/v1/traces"): lambda credential: _traces_body(credential),
     ("DELETE", "/api/ingest-keys/{keyId}"): lambda credential: None,
 }
 # Path parameters: one agent of the workspace; a model named after the caller (see BODIES).
@@ -420,6 +446,11 @@ def _writes_kept(route: Route, stack: RunningStack, admin: str) -> str | None:
         writers = {e["details"].get("by") for e in log}
         expected = {"admin", "ingest", "setup", "ingest key"}
         return None if writers == expected else f"events by {sorted(writers)}"
+    if key == ("POST", "/v1/traces"):
+        log = stack.get("/api/activity?limit=500", admin).body["data"]
+        spans = {e["id"].split("-")[1] for e in log if e["details"].get("source") == "otlp"}
+        expected = {_span_id(name) for name in ("admin", "ingest", "ingest key")}
+        return None if spans == expected else f"spans {sorted(spans)}, expected {sorted(expected)}"
     if key == ("POST", "/api/ingest-keys"):
         names = {k["name"] for k in stack.get("/api/ingest-keys", admin).body["keys"]}
         made = {n for n in names if n.startswith("mx-")}
