@@ -8,10 +8,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import io
+import json
 import os
 import sys
 import time
 import traceback
+import urllib.parse
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -141,6 +143,51 @@ def cmd_report(args: argparse.Namespace) -> int:
         sys.stdout.write(render.csv_document(body) if rows is None else render.csv_table(rows))
     else:
         print(report.table(reply.json(exact=True)))
+    return 0
+
+
+# --- ingest keys ---------------------------------------------------------------------------------
+
+KEY_COLUMNS = [
+    render.Column("id", "id"),
+    render.Column("name", "name"),
+    render.Column("status", "status"),
+    render.Column("createdAt", "created"),
+    render.Column("lastUsedAt", "last used"),
+    render.Column("revokedAt", "revoked"),
+]
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """keys create NAME (the key alone on stdout, shown this once), keys list, keys revoke ID."""
+    client = _client(args)
+    if args.action == "create":
+        body = json.dumps({"name": args.name}).encode()
+        created = client.request("POST", "/api/ingest-keys", body=body).json()
+        if args.format == "json":
+            print(render.to_json(created))
+            return 0
+        print(created["key"])  # alone on stdout: KEY=$(costmetrics keys create fleet)
+        _warn(
+            f"ingest key {created['id']} ({created['name']}) of workspace {created['workspaceId']}: "
+            "this is the only time it is shown; it may only ingest (POST /api/activity, POST /v1/traces)"
+        )
+        return 0
+    if args.action == "revoke":
+        revoked = client.request("DELETE", f"/api/ingest-keys/{urllib.parse.quote(args.key_id, safe='')}")
+        key = revoked.json()
+        if args.format == "json":
+            print(render.to_json(key))
+        else:
+            print(f"revoked {key['id']} ({key['name']}) at {key['revokedAt']}; refused within 5 minutes")
+        return 0
+    keys = client.get("/api/ingest-keys").json()["keys"]
+    if args.format == "json":
+        print(render.to_json({"keys": keys}))
+    elif args.format == "csv":
+        sys.stdout.write(render.csv_table(keys))
+    else:
+        print(render.table(keys, KEY_COLUMNS, empty="(no ingest keys: costmetrics keys create NAME)"))
     return 0
 
 
@@ -365,6 +412,22 @@ def parser() -> argparse.ArgumentParser:
         if report.command == "workforce":
             sub.add_argument("--agents", action="store_true", help="per agent, not the fleet summary")
         sub.set_defaults(run=cmd_report, report=report.command)
+
+    sub = command("keys", "ingest keys of the workspace: machine credentials that may only ingest (admin)")
+    actions = sub.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, help_text in (
+        ("create", "create a key; it is printed alone on stdout, this once"),
+        ("list", "the workspace's keys, revoked ones included (never a key itself)"),
+        ("revoke", "revoke a key: API Gateway refuses it within 5 minutes"),
+    ):
+        action = actions.add_parser(name, help=help_text, description=help_text)
+        _stack_options(action, suppress=True)
+        action.add_argument("--format", "-f", choices=FORMATS, default="table", help="default: table")
+        if name == "create":
+            action.add_argument("name", metavar="NAME", help="what the key is for, e.g. the fleet's name")
+        if name == "revoke":
+            action.add_argument("key_id", metavar="ID", help="the key's id (keys list)")
+    sub.set_defaults(run=cmd_keys)
 
     sub = command("ingest", "send activity events (NDJSON, one event a line) to POST /api/activity")
     sub.add_argument("file", metavar="FILE", help="an NDJSON file, or - for stdin")

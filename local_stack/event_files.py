@@ -169,6 +169,30 @@ AGENT = {
     "cost_budget_monthly": 100,
 }
 
+# A well-formed ingest key of the demo workspace, for the authorizer's event file (never a real one: the
+# test that runs the file stores its record first).
+DEMO_INGEST_KEY = "cmk_demo.0123456789abcdef." + "K" * 43
+
+
+def _authorizer_request() -> dict[str, Any]:
+    """API Gateway's REQUEST authorizer event for POST /api/activity with an ingest key."""
+    event = _fixed(
+        rest_event(
+            "POST",
+            "/api/activity",
+            headers={"Authorization": f"Bearer {DEMO_INGEST_KEY}", "Content-Type": "application/json"},
+        )
+    )
+    event.pop("body")
+    event.pop("isBase64Encoded")
+    event["requestContext"].pop("authorizer")
+    event.update(
+        type="REQUEST",
+        methodArn="arn:aws:execute-api:us-east-1:123456789012:localapi01/local/POST/api/activity",
+    )
+    return event
+
+
 # file name -> (function logical id, what it shows, builder)
 FILES: dict[str, tuple[str, str, Callable[[], dict[str, Any]]]] = {
     "health-get.json": (
@@ -235,6 +259,21 @@ FILES: dict[str, tuple[str, str, Callable[[], dict[str, Any]]]] = {
         "AgentsFunction",
         "GET /api/agents/nova",
         _api("GET", "/api/agents/nova", "/api/agents/{agentId}", path_parameters={"agentId": "nova"}),
+    ),
+    "ingest-keys-post.json": (
+        "AgentsFunction",
+        "POST /api/ingest-keys: a new key, shown once",
+        _api("POST", "/api/ingest-keys", "/api/ingest-keys", body={"name": "research fleet"}),
+    ),
+    "ingest-keys-list.json": (
+        "AgentsFunction",
+        "GET /api/ingest-keys",
+        _api("GET", "/api/ingest-keys", "/api/ingest-keys"),
+    ),
+    "ingest-authorizer-request.json": (
+        "IngestAuthorizerFunction",
+        "the Lambda REQUEST authorizer's event: POST /api/activity with an ingest key",
+        _authorizer_request,
     ),
     "cost-analysis-summary.json": (
         "CostAnalysisFunction",

@@ -10,10 +10,12 @@ path with a method it does not have is, as in API Gateway, a 403 "Missing Authen
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
 import logging
 import threading
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,8 +23,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from local_stack.apigw import match_route, rest_event
-from local_stack.authorizer import CognitoAuthorizer, InvalidToken
-from local_stack.template import Route, resources, routes
+from local_stack.authorizer import AuthorizerRefused, CognitoAuthorizer, InvalidToken, LambdaRequestAuthorizer
+from local_stack.template import Route, lambda_authorizers, resources, routes
 
 log = logging.getLogger("local_stack.gateway")
 
@@ -62,6 +64,10 @@ _DEFAULT_STATUS = {
     "ACCESS_DENIED": 403,
     "MISSING_AUTHENTICATION_TOKEN": 403,
     "REQUEST_TOO_LARGE": 413,
+    "THROTTLED": 429,
+    "UNSUPPORTED_MEDIA_TYPE": 415,
+    "AUTHORIZER_FAILURE": 500,
+    "AUTHORIZER_CONFIGURATION_ERROR": 500,
     "DEFAULT_4XX": 400,
     "DEFAULT_5XX": 502,
 }
@@ -69,6 +75,9 @@ _ERROR_TYPES = {
     "UNAUTHORIZED": "UnauthorizedException",
     "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
     "REQUEST_TOO_LARGE": "RequestTooLargeException",
+    "ACCESS_DENIED": "AccessDeniedException",
+    "AUTHORIZER_FAILURE": "AuthorizerFailureException",
+    "AUTHORIZER_CONFIGURATION_ERROR": "AuthorizerConfigurationException",
     "DEFAULT_5XX": "InternalServerErrorException",
 }
 
@@ -91,7 +100,48 @@ def gateway_response(kind: str, message: str, request_id: str) -> HttpResponse:
         ("x-amzn-RequestId", request_id),
         ("x-amzn-ErrorType", _ERROR_TYPES.get(kind, kind)),
     ]
+    # ResponseParameters: Headers: {Retry-After: "'1'"}: static values are quoted, as in API Gateway.
+    for name, value in spec.get("ResponseParameters", {}).get("Headers", {}).items():
+        headers.append((name, str(value).strip("'")))
     return HttpResponse(status, headers, body.encode())
+
+
+def binary_media_types() -> list[str]:
+    """The Api's BinaryMediaTypes, as media types (the template writes `/` as `~1`)."""
+    (api,) = resources("AWS::Serverless::Api").values()
+    return [str(t).replace("~1", "/") for t in api["Properties"].get("BinaryMediaTypes", [])]
+
+
+def is_binary(media_type: str | None, binary_types: list[str]) -> bool:
+    """Whether API Gateway treats `media_type` (a Content-Type, or the first Accept value) as binary."""
+    if not media_type:
+        return False
+    bare = media_type.split(",")[0].split(";")[0].strip().lower()
+    return any(fnmatch.fnmatchcase(bare, pattern.lower()) for pattern in binary_types)
+
+
+class _Undecodable(Exception):
+    """A Content-Encoding API Gateway does not support, or a body not compressed as it says (a 415)."""
+
+
+def decoded(body: bytes, encoding: str | None, limit: int) -> bytes:
+    """The body as API Gateway hands it on: decompressed per Content-Encoding (gzip, deflate, identity);
+    raises _Undecodable, or ValueError past `limit` bytes."""
+    coding = (encoding or "identity").strip().lower()
+    if coding in ("", "identity") or not body:
+        return body
+    if coding not in ("gzip", "deflate"):
+        raise _Undecodable(coding)
+    inflater = zlib.decompressobj(wbits=31 if coding == "gzip" else 15)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error:
+        raise _Undecodable(coding) from None
+    if len(out) > limit:
+        raise ValueError(f"over {limit} bytes once decompressed")
+    if not inflater.eof:
+        raise _Undecodable(coding)
+    return out
 
 
 def _json_response(status: int, body: dict[str, Any], request_id: str) -> HttpResponse:
@@ -110,11 +160,27 @@ def _specificity(template_path: str) -> tuple[int, ...]:
 class Gateway:
     """Turns HTTP requests into Lambda proxy events for the template's routes and back."""
 
-    def __init__(self, invoke: Invoke, authorizer: CognitoAuthorizer, stage: str = "local") -> None:
+    def __init__(
+        self,
+        invoke: Invoke,
+        authorizer: CognitoAuthorizer,
+        stage: str = "local",
+        authorizer_ttl: float | None = None,
+    ) -> None:
         self.invoke = invoke
         self.authorizer = authorizer
         self.stage = stage
         self.routes: list[Route] = routes()
+        self.lambda_authorizers = {
+            name: LambdaRequestAuthorizer(spec, invoke, authorizer_ttl)
+            for name, spec in lambda_authorizers().items()
+        }
+        self.binary_types = binary_media_types()
+
+    def method_arn(self, method: str, path: str) -> str:
+        """The methodArn API Gateway gives a Lambda authorizer for a request of `method` on `path`."""
+        api = "arn:aws:execute-api:us-east-1:123456789012:localapi01"
+        return f"{api}/{self.stage}/{method}/{path.lstrip('/')}"
 
     def resource_for(self, path: str) -> tuple[str, dict[str, str]] | None:
         """The template path (resource) `path` falls under, with its raw path parameters."""
@@ -149,8 +215,20 @@ class Gateway:
         for name, value in request.headers:
             headers[name] = value
             multi.setdefault(name, []).append(value)
+
+        def header(name: str) -> str | None:
+            return next((v for k, v in headers.items() if k.lower() == name), None)
+
+        # API Gateway decompresses a body sent with Content-Encoding before the authorizer and the function.
+        try:
+            body = decoded(request.body, header("content-encoding"), MAX_PAYLOAD_BYTES)
+        except _Undecodable:
+            return gateway_response("UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type", request_id)
+        except ValueError:
+            return gateway_response("REQUEST_TOO_LARGE", "Request Too Long", request_id)
         claims = None
-        if route.authorized:
+        lambda_authorizer = self.lambda_authorizers.get(route.authorizer or "")
+        if route.authorized and lambda_authorizer is None:
             authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
             try:
                 claims = self.authorizer.verify(authorization)
@@ -158,17 +236,25 @@ class Gateway:
                 log.debug("401 for %s %s: %s", request.method, raw_path, error)
                 return gateway_response("UNAUTHORIZED", "Unauthorized", request_id)
 
+        binary = is_binary(header("content-type"), self.binary_types)
         event = rest_event(
             request.method,
             unquote(raw_path),
             resource=resource,
             path_parameters={name: unquote(value) for name, value in raw_params.items()},
             query=split.query,
-            body=request.body.decode("utf-8", errors="replace") if request.body else None,
+            body=(
+                None
+                if not body
+                else base64.b64encode(body).decode()
+                if binary
+                else body.decode("utf-8", errors="replace")
+            ),
             headers=headers,
             claims=claims,
             stage=self.stage,
         )
+        event["isBase64Encoded"] = binary and bool(body)
         forwarded = {"X-Forwarded-For": request.source_ip, "X-Forwarded-Proto": "http"}
         event["headers"] = {**headers, **forwarded}
         event["multiValueHeaders"] = {**multi, **{k: [v] for k, v in forwarded.items()}}
@@ -177,9 +263,15 @@ class Gateway:
         # stage is not in it (on an execute-api URL, API Gateway's requestContext.path is /<stage>/...).
         event["requestContext"]["path"] = unquote(raw_path)
         event["requestContext"]["identity"]["sourceIp"] = request.source_ip
-        event["requestContext"]["identity"]["userAgent"] = next(
-            (v for k, v in headers.items() if k.lower() == "user-agent"), None
-        )
+        event["requestContext"]["identity"]["userAgent"] = header("user-agent")
+        if lambda_authorizer is not None:
+            try:
+                event["requestContext"]["authorizer"] = lambda_authorizer.authorize(
+                    event, self.method_arn(request.method, unquote(raw_path))
+                )
+            except AuthorizerRefused as refused:
+                log.debug("%s for %s %s", refused.kind, request.method, raw_path)
+                return gateway_response(refused.kind, refused.message, request_id)
 
         try:
             result = self.invoke(route.function, event)
@@ -187,13 +279,15 @@ class Gateway:
             log.exception("%s raised on %s %s (502)", route.function, request.method, raw_path)
             return gateway_response("DEFAULT_5XX", "Internal server error", request_id)
         try:
-            return self._proxy_response(result, request_id)
+            return self._proxy_response(result, request_id, is_binary(header("accept"), self.binary_types))
         except (TypeError, ValueError, KeyError) as error:
             log.error("%s returned a malformed proxy response (502): %s", route.function, error)
             return gateway_response("DEFAULT_5XX", "Internal server error", request_id)
 
     @staticmethod
-    def _proxy_response(result: Any, request_id: str) -> HttpResponse:
+    def _proxy_response(result: Any, request_id: str, binary_accepted: bool = False) -> HttpResponse:
+        """The function's proxy answer as API Gateway returns it: a base64 body is decoded only when the
+        request's first Accept value is a binary media type; otherwise the client gets the base64 text."""
         if not isinstance(result, dict):
             raise TypeError(f"expected an object, got {type(result).__name__}")
         status = int(result["statusCode"])
@@ -203,7 +297,9 @@ class Gateway:
         elif not isinstance(body, str):
             raise TypeError("body must be a string")
         else:
-            payload = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+            payload = (
+                base64.b64decode(body) if result.get("isBase64Encoded") and binary_accepted else body.encode()
+            )
         merged: list[tuple[str, str]] = []
         multi = result.get("multiValueHeaders") or {}
         for name, values in multi.items():

@@ -40,6 +40,8 @@ DESCRIPTION = (
     "Every route but /api/health, /api/docs and the console's (/console...) needs a Cognito ID token "
     "of the stack's user pool in `Authorization: Bearer <IdToken>`; the workspace comes from its "
     "`custom:workspace_id` claim and the caller's rights from its group (admin, viewer or ingest). "
+    "POST /api/activity and POST /v1/traces also take an ingest key (`Authorization: Bearer cmk_...`, "
+    "see /api/ingest-keys), which may do nothing else. "
     "Errors are JSON: "
     '`{"error": "<code>", "message": "<what is wrong>", "details": [...]}`. Money is in USD, rounded '
     "half-up to 2 places; months are UTC, `YYYY-MM`."
@@ -52,13 +54,23 @@ SECURITY_SCHEMES = {
         "bearerFormat": "JWT",
         "description": "A Cognito ID token (IdToken, not the access token) of the stack's user pool, "
         "verified by API Gateway's Cognito authorizer.",
-    }
+    },
+    "IngestKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An ingest key (`cmk_...`, from POST /api/ingest-keys), verified by the ingest "
+        "authorizer; it may only ingest (POST /api/activity, POST /v1/traces). Those routes also take an "
+        "ID token.",
+    },
 }
+INGEST_SECURITY: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}, {"IngestKey": []}]
 TAGS = [
     {"name": "Cost analysis", "description": "What the workspace spends, by provider, model and agent"},
     {"name": "Workforce ROI", "description": "The fleet's cost against the human labour it replaces"},
     {"name": "Activity log", "description": "Ingesting events, the activity log and the SIEM feed"},
     {"name": "Agents", "description": "The agent registry"},
+    {"name": "Ingest keys", "description": "Machine credentials that may only ingest"},
+    {"name": "OpenTelemetry", "description": "OTLP/HTTP traces: GenAI spans become activity events"},
     {"name": "Health", "description": "Liveness"},
     {"name": "Documentation", "description": "This document and Swagger UI"},
     {"name": "Console", "description": "The web console: a page that signs in and calls this API"},
@@ -86,6 +98,7 @@ def _request_models() -> dict[tuple[str, str], tuple[type[BaseModel], str, str]]
     from costmetrics.alerts import AlertSettings
     from costmetrics.cost_analysis import PriceIn
     from costmetrics.events import MAX_EVENTS_PER_REQUEST, IncomingEvent
+    from costmetrics.ingest_keys import NewKey
 
     class ActivityBatch(BaseModel):
         """POST /api/activity: events validated one by one; valid ones are stored even when others fail."""
@@ -120,6 +133,7 @@ def _request_models() -> dict[tuple[str, str], tuple[type[BaseModel], str, str]]
         ),
         ("PUT", settings): (AlertSettings, "The whole alert settings", "replace"),
         ("PATCH", settings): (AlertSettings, "The alert settings to change", "patch"),
+        ("POST", "/api/ingest-keys"): (NewKey, "The new key's name", "as-is"),
     }
 
 
@@ -281,6 +295,9 @@ def _reachable(document: dict[str, Any]) -> set[str]:
 def build() -> dict[str, Any]:
     """The whole API's OpenAPI document."""
     authorized = {(route.method, route.path): route.authorized for route in routes()}
+    key_routes = {
+        (r.method, r.path) for r in routes() if r.authorizer and r.authorizer != "CognitoAuthorizer"
+    }
     paths: dict[str, dict[str, Any]] = {}
     components: dict[str, Any] = {}
     for module, own in function_documents().items():
@@ -309,8 +326,14 @@ def build() -> dict[str, Any]:
             }
         else:
             operation["security"] = []
+        if (method, path) in key_routes:
+            operation["security"] = INGEST_SECURITY
         if (method, path) in bodies:
             operation["requestBody"] = bodies[(method, path)]
+        if (method, path) == ("POST", "/v1/traces"):
+            from costmetrics.otlp import OPENAPI_REQUEST
+
+            operation["requestBody"] = OPENAPI_REQUEST
         for parameter in operation.get("parameters", []):
             parameter["schema"] = _without_null(parameter["schema"])
 

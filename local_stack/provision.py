@@ -13,6 +13,7 @@ TABLE_ENV = {
     "PricingTable": "PRICING_TABLE",
     "RollupsTable": "ROLLUPS_TABLE",
     "EventsTable": "EVENTS_TABLE",
+    "IngestKeysTable": "INGEST_KEYS_TABLE",
 }
 
 
@@ -30,6 +31,7 @@ class Stack:
             "PricingTable": "PricingTableName",
             "RollupsTable": "RollupsTableName",
             "EventsTable": "EventsTableName",
+            "IngestKeysTable": "IngestKeysTableName",
         }
         env = {var: self.outputs[names[logical]] for logical, var in TABLE_ENV.items()}
         env["ALERT_TOPIC_ARN"] = self.outputs["BudgetAlertTopicArn"]

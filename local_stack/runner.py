@@ -296,7 +296,8 @@ def _serve(settings: LocalSettings, output: Any, started: float, stoppers: list[
     authorizer = CognitoAuthorizer(
         settings.endpoint_url, outputs["UserPoolId"], outputs["UserPoolClientId"], REGION
     )
-    server = ApiServer(settings.listen, settings.api_port, Gateway(runtime.invoke, authorizer))
+    gateway = Gateway(runtime.invoke, authorizer, authorizer_ttl=settings.authorizer_ttl)
+    server = ApiServer(settings.listen, settings.api_port, gateway)
     server.serve_in_background()
     stoppers.append(server.stop)
 

@@ -38,13 +38,17 @@ class LocalSettings:
     # The address the emulator and the API listen on: loopback, or where SAM's containers reach them
     # (0.0.0.0, or the Docker bridge's address such as 172.17.0.1).
     listen: str = HOST
+    # Seconds a Lambda authorizer's answer is cached per identity; None: the template's ReauthorizeEvery.
+    authorizer_ttl: float | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LocalSettings:
         """COSTMETRICS_MOTO_PORT, COSTMETRICS_API_PORT, COSTMETRICS_STATE_DIR, COSTMETRICS_ALERT_INTERVAL,
         COSTMETRICS_DEMO (0 skips the demo data), COSTMETRICS_LOG_LEVEL (the local stack's own log),
         COSTMETRICS_NOW (the instant its clock starts at), COSTMETRICS_RESET (1: start empty) and
-        COSTMETRICS_LISTEN (the address to listen on; `all` for SAM's containers)."""
+        COSTMETRICS_LISTEN (the address to listen on; `all` for SAM's containers) and
+        COSTMETRICS_AUTHORIZER_TTL (seconds the ingest authorizer's answers are cached; the template's
+        ReauthorizeEvery by default)."""
         env = os.environ if env is None else env
         return cls(
             moto_port=int(env.get("COSTMETRICS_MOTO_PORT") or 5000),
@@ -56,6 +60,7 @@ class LocalSettings:
             start_at=_instant(env.get("COSTMETRICS_NOW")),
             reset=(env.get("COSTMETRICS_RESET") or "0").strip().lower() in {"1", "true", "yes", "on"},
             listen=_address(env.get("COSTMETRICS_LISTEN")),
+            authorizer_ttl=float(ttl) if (ttl := env.get("COSTMETRICS_AUTHORIZER_TTL")) else None,
         )
 
     @property

@@ -108,6 +108,43 @@ class Route:
     function: str
     module: str
     authorized: bool
+    # The name of the API authorizer in front (Auth.Authorizers of the Api), None for Authorizer: NONE.
+    authorizer: str | None = None
+
+
+@dataclass(frozen=True)
+class LambdaAuthorizer:
+    """A Lambda REQUEST authorizer of the Api: its function, identity headers and cache TTL."""
+
+    name: str
+    function: str
+    headers: tuple[str, ...]
+    ttl_seconds: int
+
+
+def default_authorizer() -> str | None:
+    (api,) = resources("AWS::Serverless::Api").values()
+    name: str | None = api["Properties"].get("Auth", {}).get("DefaultAuthorizer")
+    return name
+
+
+def lambda_authorizers() -> dict[str, LambdaAuthorizer]:
+    """The Api's Lambda authorizers by name (the others are Cognito authorizers)."""
+    (api,) = resources("AWS::Serverless::Api").values()
+    found = {}
+    for name, spec in api["Properties"].get("Auth", {}).get("Authorizers", {}).items():
+        if "FunctionArn" not in spec:
+            continue
+        if spec.get("FunctionPayloadType", "TOKEN") != "REQUEST":
+            raise ValueError(f"{name}: only REQUEST Lambda authorizers are emulated")
+        identity = spec.get("Identity", {})
+        found[name] = LambdaAuthorizer(
+            name=name,
+            function=spec["FunctionArn"]["Fn::GetAtt"][0],
+            headers=tuple(identity.get("Headers", [])),
+            ttl_seconds=int(identity.get("ReauthorizeEvery", 300)),
+        )
+    return found
 
 
 def function_module(logical_id: str) -> str:
@@ -125,9 +162,16 @@ def routes() -> list[Route]:
             if event["Type"] != "Api":
                 continue
             props = event["Properties"]
-            auth = props.get("Auth", {}).get("Authorizer")
+            auth = props.get("Auth", {}).get("Authorizer", default_authorizer())
             found.append(
-                Route(props["Method"].upper(), props["Path"], name, function_module(name), auth != "NONE")
+                Route(
+                    props["Method"].upper(),
+                    props["Path"],
+                    name,
+                    function_module(name),
+                    auth != "NONE",
+                    None if auth == "NONE" else auth,
+                )
             )
     return found
 

@@ -1,13 +1,16 @@
-"""The activity log: POST /api/activity (ingest), GET /api/activity (the log), GET /api/activity/feed
-(ingestion order, for SIEM pollers)."""
+"""The activity log: POST /api/activity (ingest), POST /v1/traces (OpenTelemetry GenAI spans, OTLP/HTTP),
+GET /api/activity (the log), GET /api/activity/feed (ingestion order, for SIEM pollers)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import base64
+from typing import Annotated, Any, cast
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from costmetrics import activity, auth, ingestion, periods
+from costmetrics import activity, auth, ingestion, otlp, periods
 from costmetrics.api import (
     caller,
     create_app,
@@ -57,6 +60,41 @@ def post_activity() -> Any:
     metrics.add_metric(name="DuplicateEvents", unit="Count", value=result.duplicates)
     metrics.add_metric(name="RejectedEvents", unit="Count", value=result.rejectedCount)
     return json_response(200, result.model_dump(mode="json"))
+
+
+@app.post(
+    "/v1/traces",
+    summary="OpenTelemetry traces (OTLP/HTTP): GenAI model and tool spans become events (ingest key)",
+    tags=["OpenTelemetry"],
+    responses=openapi_responses(400, 403, 413, 415, 503, ok=cast(OpenAPIResponse, otlp.OPENAPI_OK)),
+)
+def post_traces() -> Response[Any]:
+    principal = caller(app, auth.INGESTERS)
+    event = app.current_event
+    headers = {name.lower(): value for name, value in (event.headers or {}).items()}
+    raw = event.body or ""
+    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode("utf-8", "surrogateescape")
+    content_type = headers.get("content-type")
+    request = otlp.decode(
+        otlp.request_bytes(body, content_type, headers.get("content-encoding")), content_type
+    )
+    result = otlp.ingest(
+        request,
+        workspace_id=principal.workspace_id,
+        now=periods.utcnow(),
+        retention_days=settings().event_retention_days,
+    )
+    metrics.add_metric(name="EventsIngested", unit="Count", value=result.accepted)
+    metrics.add_metric(name="DuplicateEvents", unit="Count", value=result.duplicates)
+    metrics.add_metric(name="RejectedEvents", unit="Count", value=len(result.rejected))
+    metrics.add_metric(name="SpansIgnored", unit="Count", value=result.ignored)
+    answer = otlp.response(result, content_type)
+    if isinstance(answer, str):
+        return Response(status_code=200, content_type=otlp.JSON, body=answer)
+    # Powertools' response validation cannot take bytes: the body goes base64-encoded, as Lambda returns it.
+    response = Response(status_code=200, content_type=otlp.PROTOBUF, body=base64.b64encode(answer).decode())
+    response.base64_encoded = True
+    return response
 
 
 @app.get(

@@ -1,14 +1,24 @@
-"""The agent registry: PUT and PATCH /api/agents/{agentId}, GET /api/agents, GET /api/agents/{agentId}."""
+"""The agent registry: PUT and PATCH /api/agents/{agentId}, GET /api/agents, GET /api/agents/{agentId};
+and the workspace's ingest keys, the machine credentials of its agents: POST, GET /api/ingest-keys,
+DELETE /api/ingest-keys/{keyId}."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from costmetrics import auth, registry
+from costmetrics import auth, ingest_keys, periods, registry
 from costmetrics.agents import AgentList, AgentOut
-from costmetrics.api import caller, create_app, json_body, lambda_entry, openapi_responses
+from costmetrics.api import (
+    caller,
+    create_app,
+    json_body,
+    json_of,
+    json_response,
+    lambda_entry,
+    openapi_responses,
+)
 from costmetrics.events import AGENT_ID
 
 app = create_app()
@@ -67,6 +77,50 @@ def list_agents() -> AgentList:
 def get_agent(agentId: AgentId) -> AgentOut:
     principal = caller(app, auth.READERS)
     return registry.agent(principal.workspace_id, agentId)
+
+
+KEY_TAGS = ["Ingest keys"]
+
+
+@app.post(
+    "/api/ingest-keys",
+    summary="Create an ingest key; the key is in this answer only (admin)",
+    tags=KEY_TAGS,
+    responses=openapi_responses(
+        400,
+        403,
+        413,
+        415,
+        ok=json_of(ingest_keys.CreatedKey, "The new key, with the key itself, shown this once"),
+        status=201,
+    ),
+)
+def create_ingest_key() -> Any:
+    principal = caller(app, auth.ADMINS)
+    created = ingest_keys.create(principal.workspace_id, json_body(app), principal.subject, periods.utcnow())
+    return json_response(201, created.model_dump(mode="json"))
+
+
+@app.get(
+    "/api/ingest-keys",
+    summary="The workspace's ingest keys, revoked ones included; never a key itself (admin)",
+    tags=KEY_TAGS,
+    responses=openapi_responses(403),
+)
+def list_ingest_keys() -> ingest_keys.KeyList:
+    principal = caller(app, auth.ADMINS)
+    return ingest_keys.list_keys(principal.workspace_id)
+
+
+@app.delete(
+    "/api/ingest-keys/<keyId>",
+    summary="Revoke an ingest key: refused by API Gateway within 5 minutes, its cache TTL (admin)",
+    tags=KEY_TAGS,
+    responses=openapi_responses(400, 403, 404),
+)
+def revoke_ingest_key(keyId: str) -> ingest_keys.IngestKeyOut:
+    principal = caller(app, auth.ADMINS)
+    return ingest_keys.revoke(principal.workspace_id, keyId, periods.utcnow())
 
 
 lambda_handler = lambda_entry(app)

@@ -47,6 +47,9 @@ def _start(state_dir: Path, **settings: str) -> subprocess.Popen[bytes]:
         "COSTMETRICS_API_PORT": str(free_port()),
         "COSTMETRICS_STATE_DIR": str(state_dir),
         "COSTMETRICS_ALERT_INTERVAL": "2",
+        # The ingest authorizer's answers are cached 3 s, not the template's 300: a revoked key's refusal
+        # is then seen within a test's patience, the cache itself still in play.
+        "COSTMETRICS_AUTHORIZER_TTL": "3",
         "COSTMETRICS_DEMO": "1",
         # The stack's clock starts where this process's is (tests/clock.py), and ticks with it.
         "COSTMETRICS_NOW": datetime.now(UTC).isoformat(),

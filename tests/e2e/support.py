@@ -109,7 +109,7 @@ def http(
     elif "json" in (answered.get("Content-Type") or "application/json"):
         parsed = json.loads(raw, parse_float=Decimal)
     else:
-        parsed = raw.decode()
+        parsed = raw.decode(errors="replace")  # a binary answer (protobuf) is read from `raw`
     return Reply(status, parsed, answered, raw)
 
 

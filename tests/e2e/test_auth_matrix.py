@@ -1,9 +1,11 @@
 """Who may call what, on every route of the API, against the local stack: the routes are read from
 template.yaml (every Api event of every function, so a new route joins the matrix by itself), each is
-called with every kind of credential, and the answer must be exactly the one API Gateway's Cognito
-authorizer and the handlers give: 401 for no token or one the authorizer refuses, 401 for a token with no
-workspace, 403 for a group that may not, 2xx for the right identity; and refused calls carry no data and
-change nothing. Then two workspaces that share agent and event ids: nothing of one ever shows in the other's
+called with every kind of credential, and the answer must be exactly the one API Gateway's authorizers
+(Cognito, and the ingest authorizer of the ingest routes) and the handlers give: 401 for no token or one
+the authorizer refuses, 401 for a token with no workspace, 403 for a group that may not, 2xx for the right
+identity; an ingest key ingests and nothing else (every read is a 401), a revoked one nothing at all, and
+another workspace's key writes only into its own workspace; refused calls carry no data and change
+nothing. Then two workspaces that share agent and event ids: nothing of one ever shows in the other's
 answers, JSON or CSV, through cursors, or through writes to the shared ids. Last, a few hostile requests
 that only the gateway sees (its 10 MB limit, framing, bytes that are not UTF-8).
 
@@ -52,7 +54,11 @@ SIGNED_IN = frozenset({"*"})  # any valid ID token, in any group or none, with o
 POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/activity"): INGESTERS,
     ("GET", "/api/openapi.json"): SIGNED_IN,  # the API's documentation: no workspace data
+    ("GET", "/api/ingest-keys"): ADMINS,  # keys are credentials: admins only
+    ("POST", "/v1/traces"): INGESTERS,  # OTLP: what may ingest, may export spans
 }
+INGEST_AUTHORIZER = "IngestKeyAuthorizer"
+SUCCESS = {("POST", "/api/ingest-keys"): 201}  # a route whose success is not a 200
 UNAUTHORIZED = {"error": "unauthorized", "message": "missing or invalid bearer token"}
 CALLS: Counter[str] = Counter()  # route x credential calls of the matrix, by route
 CROSS: Counter[str] = Counter()  # calls of the cross-workspace checks
@@ -91,6 +97,7 @@ class Credential:
     name: str
     groups: frozenset[str] | None  # None: not a valid ID token of the pool and app client (a 401)
     workspace: bool = True  # the token carries custom:workspace_id
+    key: bool = False  # an ingest key: only the ingest authorizer takes it (groups None: a revoked key)
 
 
 CREDENTIALS = [
@@ -108,6 +115,9 @@ CREDENTIALS = [
     Credential("viewer", frozenset({"viewer"})),
     Credential("ingest", frozenset({"ingest"})),
     Credential("admin of another workspace", ADMINS),
+    Credential("ingest key", frozenset({"ingest"}), key=True),
+    Credential("revoked ingest key", None, key=True),
+    Credential("ingest key of another workspace", frozenset({"ingest"}), key=True),
 ]
 
 
@@ -116,13 +126,19 @@ def expected_status(route: Route, credential: Credential) -> int:
     if not route.authorized:
         return 200  # Authorizer: NONE: the header is not even looked at
     if credential.groups is None:
-        return 401  # the Cognito authorizer refuses the token
+        return 401  # the authorizer refuses the token
+    if credential.key and route.authorizer != INGEST_AUTHORIZER:
+        return 401  # a key is no ID token: the Cognito authorizer refuses it
+    if (route.method, route.path) == ("DELETE", "/api/ingest-keys/{keyId}") and credential.name.endswith(
+        "another workspace"
+    ):
+        return 404 if credential.groups & ADMINS else 403  # its own workspace has no such key
     allowed = policy(route)
     if allowed is SIGNED_IN:
         return 200
     if not credential.workspace:
         return 401  # the handler: no workspace claim, no identity in this API
-    return 200 if credential.groups & allowed else 403
+    return SUCCESS.get((route.method, route.path), 200) if credential.groups & allowed else 403
 
 
 def _cognito_client(stack: RunningStack, pool: str, name: str) -> str:
@@ -201,7 +217,10 @@ def matrix(stack: RunningStack) -> Workspace:
         "viewer": stack.new_user(workspace_id, "viewer"),
         "ingest": stack.new_user(workspace_id, "ingest"),
         "admin of another workspace": stack.new_user(other_id, "admin"),
+        "ingest key": _key(stack, admin, "matrix key"),
+        "revoked ingest key": _key(stack, admin, "revoked key", revoked=True),
     }
+    tokens["ingest key of another workspace"] = _key(stack, tokens["admin of another workspace"], "other")
     assert token_claims(tokens["another app client"] or "")["aud"] == other_client
     assert token_claims(tokens["another user pool"] or "")["custom:workspace_id"] == workspace_id
     assert set(tokens) == {c.name for c in CREDENTIALS}
@@ -210,13 +229,31 @@ def matrix(stack: RunningStack) -> Workspace:
             "PUT", f"{stack.api}/api/agents/probe", token=token, body={**_agent_body("setup"), "name": name}
         )
         assert reply.status == 200, reply.body
+    # A key of the workspace per credential, for each to try revoking (only the admin's may go).
+    for credential in CREDENTIALS:
+        victim = http(
+            "POST", f"{stack.api}/api/ingest-keys", token=admin, body={"name": f"victim {credential.name}"}
+        )
+        VICTIMS[credential.name] = victim.body["id"]
     note = {**_event_body("setup")["events"][0], "details": {"by": "setup", "note": MATRIX_ONLY}}
     assert http("POST", f"{stack.api}/api/activity", token=admin, body={"events": [note]}).status == 200
     headers = {name: {"Authorization": f"Bearer {token}"} if token else {} for name, token in tokens.items()}
     return Workspace(workspace_id, admin, headers)
 
 
+def _key(stack: RunningStack, admin: str, name: str, *, revoked: bool = False) -> str:
+    created = http("POST", f"{stack.api}/api/ingest-keys", token=admin, body={"name": name})
+    assert created.status == 201, created.body
+    if revoked:
+        gone = http("DELETE", f"{stack.api}/api/ingest-keys/{created.body['id']}", token=admin)
+        assert gone.status == 200, gone.body
+    key: str = created.body["key"]
+    return key
+
+
 # --- What each route is called with ------------------------------------------------------------------
+
+VICTIMS: dict[str, str] = {}  # credential name -> the id of the key it tries to revoke
 
 MATRIX_SECRET = "Matrix-Secret-Name"  # in every agent name the matrix writes
 MATRIX_ONLY = f"Matrix-Only-{uuid.uuid4().hex[:8]}"  # in the matrix workspace's data, and nowhere else
@@ -247,6 +284,30 @@ def _event_body(credential: str) -> dict[str, Any]:
         "details": {"by": credential},
     }
     return {"events": [event]}
+
+
+def _span_id(credential: str) -> str:
+    """The OTLP span id a credential's write carries, so that a write that got through shows whose it was."""
+    return f"{1 + [c.name for c in CREDENTIALS].index(credential):016x}"
+
+
+def _traces_body(credential: str) -> dict[str, Any]:
+    """OTLP/JSON: one chat span of the workspace's agent, its span id naming the credential."""
+    start = int((datetime.now(UTC) - timedelta(minutes=1)).timestamp()) * 10**9
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "claude-haiku-3.5",
+        "gen_ai.agent.id": "probe",
+    }
+    span = {
+        "traceId": "5eed" * 8,
+        "spanId": _span_id(credential),
+        "name": "chat",
+        "startTimeUnixNano": str(start),
+        "endTimeUnixNano": str(start + 10**6),
+        "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attributes.items()],
+    }
+    return {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
 
 
 def _thresholds(credential: str) -> list[int]:
@@ -287,6 +348,9 @@ BODIES: dict[tuple[str, str], Callable[[str], Any]] = {
     ("PATCH", "/api/cost-analysis/budget-alerts/settings"): lambda credential: {
         "thresholds": _thresholds(credential)
     },
+    ("POST", "/api/ingest-keys"): lambda credential: {"name": f"mx-{_slug(credential)}"},
+    ("POST", "/v1/traces"): lambda credential: _traces_body(credential),
+    ("DELETE", "/api/ingest-keys/{keyId}"): lambda credential: None,
 }
 # Path parameters: one agent of the workspace; a model named after the caller (see BODIES), or for a PATCH
 # (method, name) a model of the catalog.
@@ -294,6 +358,7 @@ PATH_VALUES: dict[str | tuple[str, str], Callable[[str], str]] = {
     "agentId": lambda credential: "probe",
     "modelId": lambda credential: f"mx-{_slug(credential)}",
     ("PATCH", "modelId"): lambda credential: PATCHED_MODEL,
+    "keyId": lambda credential: VICTIMS.get(credential, "0123456789abcdef"),
 }
 # Public files, by route: Swagger UI's style sheet and the web console's script (no workspace data).
 ASSETS = {"/api/docs/{asset}": "swagger-ui.css", "/console/{asset}": "console.js"}
@@ -351,11 +416,11 @@ def test_each_credential_gets_exactly_its_answer_on_every_route(
             wrong.append(f"{credential.name}: {reply.status}, expected {expected}: {str(reply.body)[:200]}")
             continue
         if expected >= 400:
-            problem = _refusal_problem(reply, credential)
+            problem = _refusal_problem(reply, credential, expected)
             if problem:
                 wrong.append(f"{credential.name}: {problem}")
         elif MATRIX_ONLY.encode() in reply.raw and (
-            credential.name == "admin of another workspace" or not route.authorized
+            credential.name.endswith("another workspace") or not route.authorized
         ):
             wrong.append(f"{credential.name}: answers the matrix workspace's data: {reply.raw[:200]!r}")
     # And the refused writes changed nothing: only the allowed callers' writes are in the workspace.
@@ -364,12 +429,15 @@ def test_each_credential_gets_exactly_its_answer_on_every_route(
     assert not wrong, f"{route.method} {route.path}:\n" + "\n".join(wrong)
 
 
-def _refusal_problem(reply: Reply, credential: Credential) -> str | None:
-    """What is wrong with a 401 or 403, if anything: it must be the bare error of whoever refused, no data."""
+def _refusal_problem(reply: Reply, credential: Credential, expected: int) -> str | None:
+    """What is wrong with a 401, 403 or 404, if anything: the bare error of whoever refused, no data."""
     body = reply.body
     if not isinstance(body, dict) or set(body) - {"error", "message", "details"}:
         return f"not a bare error: {reply.raw[:200]!r}"
-    if credential.groups is None:  # API Gateway's authorizer, with the template's UNAUTHORIZED response
+    if expected == 404:
+        if body.get("error") != "not_found":
+            return f"not the handler's 404: {body}"
+    elif credential.groups is None or (credential.key and expected == 401):  # API Gateway's authorizer
         if body != UNAUTHORIZED or reply.headers.get("x-amzn-ErrorType") != "UnauthorizedException":
             return f"not the authorizer's 401: {body} {reply.headers}"
     elif not credential.workspace:  # the handler: a verified token, but no workspace to act in
@@ -414,15 +482,37 @@ def _writes_kept(route: Route, stack: RunningStack, admin: str) -> str | None:
     if key == ("POST", "/api/activity"):
         log = stack.get("/api/activity?limit=500", admin).body["data"]
         writers = {e["details"].get("by") for e in log}
-        return None if writers == {"admin", "ingest", "setup"} else f"events by {sorted(writers)}"
+        expected = {"admin", "ingest", "setup", "ingest key"}
+        return None if writers == expected else f"events by {sorted(writers)}"
+    if key == ("POST", "/v1/traces"):
+        log = stack.get("/api/activity?limit=500", admin).body["data"]
+        spans = {e["id"].split("-")[1] for e in log if e["details"].get("source") == "otlp"}
+        expected = {_span_id(name) for name in ("admin", "ingest", "ingest key")}
+        return None if spans == expected else f"spans {sorted(spans)}, expected {sorted(expected)}"
+    if key == ("POST", "/api/ingest-keys"):
+        names = {k["name"] for k in stack.get("/api/ingest-keys", admin).body["keys"]}
+        made = {n for n in names if n.startswith("mx-")}
+        return None if made == {"mx-admin"} else f"keys {sorted(made)}"
+    if key == ("DELETE", "/api/ingest-keys/{keyId}"):
+        keys = stack.get("/api/ingest-keys", admin).body["keys"]
+        gone = {k["name"] for k in keys if k["status"] == "revoked" and k["name"].startswith("victim ")}
+        return None if gone == {"victim admin"} else f"revoked {sorted(gone)}"
     return f"{route.method} {route.path}: say in _writes_kept what it writes"
 
 
 def test_the_writers_are_the_admin_and_for_activity_the_ingest_group() -> None:
     inside = [c for c in CREDENTIALS if c.name != "admin of another workspace"]
     writers = {c.name for c in inside if expected_status(_route("PUT", "/api/agents/{agentId}"), c) == 200}
+    key_makers = {c.name for c in inside if expected_status(_route("POST", "/api/ingest-keys"), c) == 201}
+    assert key_makers == {"admin"}
     ingesters = {c.name for c in inside if expected_status(_route("POST", "/api/activity"), c) == 200}
-    assert (writers, ingesters) == ({"admin"}, {"admin", "ingest"})
+    assert (writers, ingesters) == (
+        {"admin"},
+        {"admin", "ingest", "ingest key", "ingest key of another workspace"},
+    )
+    # A key reads nothing: every GET is refused by the Cognito authorizer.
+    key = next(c for c in CREDENTIALS if c.name == "ingest key")
+    assert {expected_status(r, key) for r in ROUTES if r.method == "GET" and r.authorized} == {401}
 
 
 def _route(method: str, path: str) -> Route:
@@ -654,6 +744,8 @@ def test_nothing_of_one_workspace_shows_in_the_reads_of_another(pair: Pair, stac
             reply = http("GET", stack.api + path, token=token, headers=headers)
             CROSS["GET (all reads, JSON and CSV)"] += 1
             expected = 404 if path.startswith("/api/agents/alfa-only") else 200
+            if path.startswith("/api/ingest-keys") and token == pair.bravo_viewer:
+                expected = 403  # keys are for admins
             if reply.status != expected:
                 leaks.append(f"{path} ({headers['Accept']}): {reply.status} {reply.raw[:200]!r}")
             found = [marker for marker in ALFA_MARKERS if marker.encode() in reply.raw]

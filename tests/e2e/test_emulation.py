@@ -259,12 +259,15 @@ def test_proxy_response_headers_and_base64_bodies() -> None:
         "body": base64.b64encode(b"\x00binary").decode(),
         "isBase64Encoded": True,
     }
-    reply = _get(_gateway(answer), "/api/health")
+    # A client whose first Accept value is one of the Api's BinaryMediaTypes gets the bytes...
+    reply = _get(_gateway(answer), "/api/health", [("Accept", "application/x-protobuf, */*")])
     assert reply.status == 201
     assert reply.body == b"\x00binary"
     assert [value for name, value in reply.headers if name == "X-Both"] == ["m1", "m2"]
     assert reply.header("X-One") == "a"
     assert reply.header("Content-Type") == "application/json"
+    # ...any other gets the base64 text, as API Gateway answers it
+    assert _get(_gateway(answer), "/api/health", [("Accept", "*/*")]).body == base64.b64encode(b"\x00binary")
 
 
 def test_claims_are_handed_on_as_api_gateway_does() -> None:

@@ -10,7 +10,7 @@ import pytest
 import time_machine
 
 from local_stack.apigw import LambdaContext
-from local_stack.event_files import EVENTS_DIR, FILES, INSTANT, render
+from local_stack.event_files import DEMO_INGEST_KEY, EVENTS_DIR, FILES, INSTANT, render
 from local_stack.template import function_module, resources
 from tests import clock
 from tests.datasets import agent_body
@@ -33,6 +33,15 @@ def test_each_event_file_runs_through_its_handler(stack: Any, name: str) -> None
     with time_machine.travel(clock.parse(INSTANT), tick=True):
         Api("demo").put("/api/agents/nova", agent_body("Nova", cost_budget_monthly=100))
         function = FILES[name][0]
+        if function == "IngestAuthorizerFunction":  # the file's key, as if an admin had created it
+            from costmetrics.ingest_keys import IngestKey, secret_hash
+            from costmetrics.repositories.ingest_keys import put_key
+
+            put_key(
+                IngestKey(
+                    "demo", "0123456789abcdef", "f", secret_hash(DEMO_INGEST_KEY), clock.parse(INSTANT), "s"
+                )
+            )
         event = json.loads((EVENTS_DIR / name).read_text())
         result = handler_of(function_module(function))(event, LambdaContext.named(function))
     if "statusCode" in result:
@@ -46,6 +55,9 @@ def test_each_event_file_runs_through_its_handler(stack: Any, name: str) -> None
             }
     elif function == "RollupFunction":
         assert result == {"batchItemFailures": []}
+    elif function == "IngestAuthorizerFunction":
+        assert result["context"]["workspaceId"] == "demo"
+        assert result["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     elif function == "CatalogSeederFunction":
         assert result["Status"] == "SUCCESS"
         assert result["Data"] == {"Models": 12}

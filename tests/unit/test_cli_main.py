@@ -126,3 +126,64 @@ def test_ingest_reads_stdin_with_a_dash(
     assert cli.main(["ingest", "-", "--no-progress"]) == 3
     assert "line 2 (id e-2)" in capsys.readouterr().err
     assert len(fake.posts) == 1
+
+
+class KeysClient:
+    """The ingest-keys endpoints, as the API answers them."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, Any]] = []
+        self.key = {
+            "id": "0123456789abcdef",
+            "name": "fleet",
+            "workspaceId": "acme",
+            "prefix": "cmk_acme.0123456789abcdef",
+            "status": "active",
+            "createdAt": "2026-03-17T08:00:00Z",
+            "createdBy": "sub-1",
+            "lastUsedAt": None,
+            "revokedAt": None,
+        }
+
+    def request(self, method: str, path: str, *, body: bytes | None = None, **_: Any) -> Reply:
+        self.calls.append((method, path, json.loads(body) if body else None))
+        if method == "POST":
+            return Reply(
+                201, {}, json.dumps({**self.key, "key": "cmk_acme.0123456789abcdef." + "s" * 43}).encode()
+            )
+        return Reply(
+            200,
+            {},
+            json.dumps({**self.key, "status": "revoked", "revokedAt": "2026-03-17T09:00:00Z"}).encode(),
+        )
+
+    def get(self, path: str, query: dict[str, Any] | None = None, **_: Any) -> Reply:
+        self.calls.append(("GET", path, None))
+        return Reply(200, {}, json.dumps({"keys": [self.key]}).encode())
+
+
+def test_keys_create_prints_the_key_alone_on_stdout_and_says_it_is_shown_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = KeysClient()
+    monkeypatch.setattr(cli, "_client", lambda args, progress=None: client)
+    assert cli.main(["keys", "create", "fleet"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "cmk_acme.0123456789abcdef." + "s" * 43 + "\n"
+    assert "only time it is shown" in err
+    assert client.calls == [("POST", "/api/ingest-keys", {"name": "fleet"})]
+
+
+def test_keys_list_and_revoke(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    client = KeysClient()
+    monkeypatch.setattr(cli, "_client", lambda args, progress=None: client)
+    assert cli.main(["keys", "list"]) == 0
+    table = capsys.readouterr().out
+    assert "0123456789abcdef" in table
+    assert "fleet" in table
+    assert "active" in table
+    assert cli.main(["keys", "list", "-f", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("id,name,workspaceId")
+    assert cli.main(["keys", "revoke", "0123456789abcdef"]) == 0
+    assert "revoked 0123456789abcdef (fleet)" in capsys.readouterr().out
+    assert client.calls[-1] == ("DELETE", "/api/ingest-keys/0123456789abcdef", None)

@@ -7,7 +7,13 @@ import pytest
 from costmetrics import config
 from costmetrics.config import VARIABLES, MissingSetting, Settings
 
-TABLES = {"AGENTS_TABLE": "a", "PRICING_TABLE": "p", "ROLLUPS_TABLE": "r", "EVENTS_TABLE": "e"}
+TABLES = {
+    "AGENTS_TABLE": "a",
+    "PRICING_TABLE": "p",
+    "ROLLUPS_TABLE": "r",
+    "EVENTS_TABLE": "e",
+    "INGEST_KEYS_TABLE": "k",
+}
 
 
 def test_every_variable_lands_in_its_field() -> None:

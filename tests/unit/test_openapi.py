@@ -87,8 +87,12 @@ def test_the_cognito_bearer_scheme_guards_exactly_the_authorized_routes(spec: di
     }
     assert spec["security"] == [{SECURITY_SCHEME: []}]
     authorized = {(route.method, route.path): route.authorized for route in routes()}
+    by_key = {(r.method, r.path) for r in routes() if r.authorizer == "IngestKeyAuthorizer"}
     for method, path, operation in operations(spec):
-        if authorized[(method, path)]:
+        if (method, path) in by_key:  # the ingest authorizer: an ID token or an ingest key
+            assert operation["security"] == [{SECURITY_SCHEME: []}, {"IngestKey": []}], f"{method} {path}"
+            assert "401" in operation["responses"], f"{method} {path}"
+        elif authorized[(method, path)]:
             assert "security" not in operation, f"{method} {path} must inherit the bearer scheme"
             assert "401" in operation["responses"], f"{method} {path}"
         else:
@@ -134,7 +138,11 @@ def test_routes_that_read_a_body_document_it_and_its_errors(spec: dict[str, Any]
         if method in ("PUT", "POST", "PATCH"):
             body = operation["requestBody"]
             assert body["required"] is True
-            assert body["content"]["application/json"]["schema"]["$ref"].startswith(REF), f"{method} {path}"
+            if path == "/v1/traces":  # OTLP messages, in either encoding
+                assert set(body["content"]) == {"application/json", "application/x-protobuf"}
+            else:
+                schema = body["content"]["application/json"]["schema"]
+                assert schema["$ref"].startswith(REF), f"{method} {path}"
             assert {"400", "403", "413", "415"} <= set(operation["responses"]), f"{method} {path}"
         else:
             assert "requestBody" not in operation, f"{method} {path}"

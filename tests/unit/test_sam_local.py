@@ -14,7 +14,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from costmetrics import sam_local
+from costmetrics import id_tokens, sam_local
 from costmetrics.sam_local import TokenRefused, gateway_claims, verify
 from local_stack.apigw import LambdaContext, rest_event
 
@@ -125,7 +125,7 @@ def agents_call(authorization: str | None) -> dict[str, Any]:
 
 @pytest.fixture
 def sam_keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sam_local, "_keys", lambda url: KEYS)
+    monkeypatch.setattr(id_tokens, "_keys", lambda url: KEYS)
     monkeypatch.setattr(sam_local.time, "time", lambda: NOW)
 
 
@@ -176,7 +176,7 @@ def test_a_deployed_function_never_verifies_a_token_itself(
     def never(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a deployed function verified a token itself")
 
-    monkeypatch.setattr(sam_local, "verify", never)
+    monkeypatch.setattr(id_tokens, "verify", never)
     reply = agents_call(f"Bearer {token(claims())}")
     assert reply["statusCode"] == 401
     assert json.loads(reply["body"]) == {

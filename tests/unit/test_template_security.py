@@ -37,6 +37,14 @@ EXPECTED_PERMISSIONS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "AgentsTable"),  # PATCH: a transaction of conditional Puts
         ("dynamodb:BatchWriteItem", "AgentsTable"),  # the agent and its history item
         ("dynamodb:Query", "AgentsTable"),
+        ("dynamodb:PutItem", "IngestKeysTable"),  # POST /api/ingest-keys: the key's hash, never the key
+        ("dynamodb:GetItem", "IngestKeysTable"),
+        ("dynamodb:Query", "IngestKeysTable"),  # GET /api/ingest-keys
+        ("dynamodb:UpdateItem", "IngestKeysTable"),  # DELETE /api/ingest-keys/{keyId}: revokedAt
+    },
+    "IngestAuthorizerFunction": {
+        ("dynamodb:GetItem", "IngestKeysTable"),  # the key's record, consistent
+        ("dynamodb:UpdateItem", "IngestKeysTable"),  # lastUsedAt, once per cached answer
     },
     "CostAnalysisFunction": {
         ("dynamodb:Query", "RollupsTable"),
@@ -95,6 +103,7 @@ TABLE_WRITERS = {
     "RollupsTable": {"RollupFunction", "BudgetAlertFunction"},
     "AgentsTable": {"AgentsFunction", "CostAnalysisFunction"},
     "PricingTable": {"CostAnalysisFunction", "CatalogSeederFunction"},
+    "IngestKeysTable": {"AgentsFunction", "IngestAuthorizerFunction"},
 }
 
 # SAM policy templates that may appear, each scoped to one table through its TableName.
@@ -381,3 +390,21 @@ def test_checkov_skips_only_reviewed_checks_each_with_its_reason_in_one_file() -
         assert len(reasons.get(check, "")) >= 100, f"{check} needs its reason in a comment above it"
     # and none is hidden in the template
     assert all("checkov" not in r.get("Metadata", {}) for r in resources().values())
+
+
+# --- Ingest keys: the Lambda authorizer ---------------------------------------------------------------
+
+
+def test_keys_reach_only_the_ingest_routes_through_an_authorizer_cached_at_most_five_minutes() -> None:
+    from costmetrics.ingest_keys import INGEST_ROUTES
+    from local_stack.template import lambda_authorizers, routes
+
+    (authorizer,) = lambda_authorizers().values()
+    assert authorizer.function == "IngestAuthorizerFunction"
+    assert authorizer.headers == ("Authorization",)
+    # The bound on how long a revoked key may go on ingesting, stated in the README.
+    assert 0 < authorizer.ttl_seconds <= 300
+    behind = {(r.method, r.path) for r in routes() if r.authorizer == authorizer.name}
+    assert behind == set(INGEST_ROUTES)
+    others = {r.authorizer for r in routes() if (r.method, r.path) not in behind and r.authorized}
+    assert others == {"CognitoAuthorizer"}  # a key is not a JWT: every other route answers it 401

@@ -17,8 +17,14 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, Field
 
 from costmetrics import sam_local
-from costmetrics.auth import Principal, authorize
-from costmetrics.errors import DomainError, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from costmetrics.auth import Principal, authorize_principal, principal_of_request
+from costmetrics.errors import (
+    DomainError,
+    InvalidRequest,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
 from costmetrics.observability import logger, metrics
 from costmetrics.periods import FIRST_MONTH, LAST_MONTH, MONTH_PATTERN
 
@@ -30,7 +36,7 @@ class ApiError(BaseModel):
 
     error: str = Field(
         description="A stable code: invalid_request, bad_request, unauthorized, forbidden, not_found, "
-        "conflict, payload_too_large, unsupported_media_type, internal_error"
+        "conflict, payload_too_large, unsupported_media_type, unavailable, internal_error"
     )
     message: str = Field(description="What is wrong, naming the parameter or field")
     details: list[dict[str, Any]] = Field(
@@ -48,6 +54,7 @@ ERROR_MEANINGS = {
     409: "The resource kept changing while this request was applied; send it again (conflict)",
     413: f"The body is over {MAX_BODY_BYTES} bytes (payload_too_large)",
     415: "The body is not application/json (unsupported_media_type)",
+    503: "Storage is busy (unavailable): send the same request again after Retry-After seconds",
 }
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -67,10 +74,13 @@ def file_name(names: Sequence[str], what: str) -> Path:
     return Path(json_schema_extra={"enum": list(names)}, description=f"{what}; any other name is a 404")
 
 
-def openapi_responses(*errors: int, ok: OpenAPIResponse | None = None) -> dict[int, OpenAPIResponse]:
-    """OpenAPI for a route's `responses=`: 200 (`ok`, or the handler's return type) and the error answers
-    `errors` it gives, each with the ApiError body. Only documentation: nothing is computed per request."""
-    documented: dict[int, OpenAPIResponse] = {200: ok or {"description": "OK"}}
+def openapi_responses(
+    *errors: int, ok: OpenAPIResponse | None = None, status: int = 200
+) -> dict[int, OpenAPIResponse]:
+    """OpenAPI for a route's `responses=`: `status` (`ok`, or the handler's return type) and the error
+    answers `errors` it gives, each with the ApiError body. Only documentation: nothing is computed per
+    request."""
+    documented: dict[int, OpenAPIResponse] = {status: ok or {"description": "OK"}}
     for status in errors:
         documented[status] = {
             "description": ERROR_MEANINGS[status],
@@ -124,7 +134,10 @@ def create_app() -> APIGatewayRestResolver:
 
     @app.exception_handler(DomainError)
     def _domain(error: DomainError) -> Response[Any]:
-        return error_response(error.status, error.code, error.message, error.details)
+        response = error_response(error.status, error.code, error.message, error.details)
+        if isinstance(error, ServiceUnavailable):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     def _validation(error: RequestValidationError) -> Response[Any]:
@@ -160,8 +173,8 @@ def create_app() -> APIGatewayRestResolver:
 def caller(app: APIGatewayRestResolver, allowed: frozenset[str]) -> Principal:
     """The authorized caller of the current request; adds the workspace to every later log line (the
     route and the correlation id are there already, from `lambda_entry`)."""
-    claims = app.current_event.request_context.authorizer.claims
-    principal = authorize(claims, allowed)
+    authorizer = app.current_event.raw_event.get("requestContext", {}).get("authorizer")
+    principal = authorize_principal(principal_of_request(authorizer), allowed)
     logger.append_keys(workspace_id=principal.workspace_id)
     return principal
 

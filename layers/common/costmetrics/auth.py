@@ -1,5 +1,6 @@
-"""Who is calling: the workspace and groups from the Cognito ID token claims that API Gateway's
-authorizer passes to the handler. The workspace never comes from a header, path or query."""
+"""Who is calling: the workspace and groups from what API Gateway's authorizer passes to the handler,
+the Cognito ID token's claims, or the ingest authorizer's context (an ingest key, or an ID token it
+verified). The workspace never comes from a header, path or query."""
 
 from __future__ import annotations
 
@@ -21,11 +22,22 @@ GROUPS_CLAIM = "cognito:groups"
 WORKSPACE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
+# The ingest authorizer's context (a Lambda authorizer hands the function flat string values).
+CONTEXT_WORKSPACE, CONTEXT_GROUPS, CONTEXT_SUBJECT, CONTEXT_CREDENTIAL = (
+    "workspaceId",
+    "groups",
+    "subject",
+    "credential",
+)
+ID_TOKEN, INGEST_KEY = "id_token", "ingest_key"
+
+
 @dataclass(frozen=True)
 class Principal:
     workspace_id: str
     groups: frozenset[str]
     subject: str
+    credential: str = ID_TOKEN
 
 
 def parse_groups(raw: Any) -> frozenset[str]:
@@ -42,19 +54,43 @@ def principal_from_claims(claims: Mapping[str, Any] | None) -> Principal:
     """The caller, or 401 when the request carries no verified identity with a workspace."""
     if not claims:
         raise Unauthorized("missing or invalid bearer token")
-    workspace = claims.get(WORKSPACE_CLAIM)
+    return _principal(claims.get(WORKSPACE_CLAIM), claims.get(GROUPS_CLAIM), claims.get("sub"), ID_TOKEN)
+
+
+def _principal(workspace: Any, groups: Any, subject: Any, credential: str) -> Principal:
     if not isinstance(workspace, str) or not WORKSPACE_ID.fullmatch(workspace):
         raise Unauthorized("the token carries no valid custom:workspace_id claim")
-    return Principal(
-        workspace_id=workspace,
-        groups=parse_groups(claims.get(GROUPS_CLAIM)),
-        subject=str(claims.get("sub", "")),
+    return Principal(workspace, parse_groups(groups), str(subject or ""), credential)
+
+
+def principal_from_context(context: Mapping[str, Any]) -> Principal:
+    """The caller the ingest authorizer allowed (its context: workspaceId, groups, subject, credential)."""
+    return _principal(
+        context.get(CONTEXT_WORKSPACE),
+        context.get(CONTEXT_GROUPS),
+        context.get(CONTEXT_SUBJECT),
+        str(context.get(CONTEXT_CREDENTIAL, ID_TOKEN)),
     )
+
+
+def principal_of_request(authorizer: Mapping[str, Any] | None) -> Principal:
+    """The caller of a request from its requestContext.authorizer: the Cognito authorizer's `claims`, or
+    the ingest authorizer's context (recognised by the principalId every Lambda authorizer sets)."""
+    authorizer = authorizer or {}
+    if authorizer.get("claims"):
+        return principal_from_claims(authorizer["claims"])
+    if authorizer.get("principalId") and CONTEXT_WORKSPACE in authorizer:
+        return principal_from_context(authorizer)
+    raise Unauthorized("missing or invalid bearer token")
 
 
 def authorize(claims: Mapping[str, Any] | None, allowed: frozenset[str]) -> Principal:
     """The caller if it belongs to one of the `allowed` groups; 401 without identity, 403 without a group."""
-    principal = principal_from_claims(claims)
+    return authorize_principal(principal_from_claims(claims), allowed)
+
+
+def authorize_principal(principal: Principal, allowed: frozenset[str]) -> Principal:
+    """`principal` if it belongs to one of the `allowed` groups, else 403."""
     if not principal.groups & allowed:
         wanted = " or ".join(sorted(allowed))
         raise Forbidden(f"this operation needs the {wanted} group")

@@ -19,6 +19,7 @@ VARIABLES = {
     "pricing_table": "PRICING_TABLE",
     "rollups_table": "ROLLUPS_TABLE",
     "events_table": "EVENTS_TABLE",
+    "ingest_keys_table": "INGEST_KEYS_TABLE",
     "alert_topic_arn": "ALERT_TOPIC_ARN",
     "event_retention_days": "EVENT_RETENTION_DAYS",
     "cursor_secret_arn": "CURSOR_SECRET_ARN",
@@ -31,7 +32,7 @@ VARIABLES = {
     "service_name": "POWERTOOLS_SERVICE_NAME",
     "metrics_namespace": "POWERTOOLS_METRICS_NAMESPACE",
 }
-TABLES = ("agents_table", "pricing_table", "rollups_table", "events_table")
+TABLES = ("agents_table", "pricing_table", "rollups_table", "events_table", "ingest_keys_table")
 
 
 class MissingSetting(RuntimeError):
@@ -45,6 +46,7 @@ class Settings(BaseModel):
     pricing_table: str = ""
     rollups_table: str = ""
     events_table: str = ""
+    ingest_keys_table: str = ""
     alert_topic_arn: str = ""
     event_retention_days: int = Field(default=400, ge=1)
     # The key that signs pagination cursors: a Secrets Manager secret (deployed, local stack), or the

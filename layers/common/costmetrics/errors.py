@@ -50,3 +50,17 @@ class PayloadTooLarge(DomainError):
 class UnsupportedMediaType(DomainError):
     status = 415
     code = "unsupported_media_type"
+
+
+class ServiceUnavailable(DomainError):
+    """Storage is throttled or failing: the client should send the same request again after
+    `retry_after` seconds (answered with a Retry-After header)."""
+
+    status = 503
+    code = "unavailable"
+
+    def __init__(
+        self, message: str, *, retry_after: int, details: list[dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from costmetrics.errors import InvalidRequest
 from costmetrics.events import MAX_EVENTS_PER_REQUEST, Rejection, StoredEvent, validate_event
@@ -19,6 +19,12 @@ class IngestResult(BaseModel):
     duplicates: int = 0
     rejectedCount: int = 0
     rejected: list[Rejection] = Field(default_factory=list)
+    # Events rejected only because their write failed (worth sending again as they are).
+    _storage_failures: int = PrivateAttr(default=0)
+
+    @property
+    def storage_failures(self) -> int:
+        return self._storage_failures
 
 
 def _raw_id(raw: Any) -> str | None:
@@ -36,7 +42,14 @@ def ingest(body: Any, *, workspace_id: str, now: datetime, retention_days: int) 
     raw_events: list[Any] = body["events"]
     if not 1 <= len(raw_events) <= MAX_EVENTS_PER_REQUEST:
         raise InvalidRequest(f"events must hold 1 to {MAX_EVENTS_PER_REQUEST} events, got {len(raw_events)}")
+    return ingest_events(raw_events, workspace_id=workspace_id, now=now, retention_days=retention_days)
 
+
+def ingest_events(
+    raw_events: list[Any], *, workspace_id: str, now: datetime, retention_days: int
+) -> IngestResult:
+    """Validates each event on its own, checks its agent, and stores the valid ones (idempotent on id);
+    a rejection's index is the event's position in `raw_events`."""
     result = IngestResult()
 
     def reject(index: int, event_id: str | None, reason: str) -> None:
@@ -73,6 +86,7 @@ def ingest(body: Any, *, workspace_id: str, now: datetime, retention_days: int) 
             result.accepted += 1
         elif isinstance(stored, BaseException):
             logger.error("event write failed", event_id=event.id, error=str(stored))
+            result._storage_failures += 1
             reject(index, event.id, "temporarily not stored (storage error); send this event again")
         elif stored.same_content(event):
             result.duplicates += 1
