@@ -1,5 +1,5 @@
 """`make local`: the moto server, the template's resources, the API, the stream poller, the alert schedule
-and the demo data, in the foreground until Ctrl-C (DESIGN.md §5)."""
+and the demo data, in the foreground until Ctrl-C (README: "Calling the local stack")."""
 
 from __future__ import annotations
 

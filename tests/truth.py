@@ -1,5 +1,6 @@
-"""Figures computed straight from raw events, independently of the code under test: its own copy of
-the DESIGN.md §6 price table and its own arithmetic. Tests compare the service's numbers to these."""
+"""Figures computed straight from raw events, independently of the code under test: its own copy of the
+published list prices (PRICES, kept apart from costmetrics/catalog.py) and its own arithmetic. Tests
+compare the service's numbers to these."""
 
 from __future__ import annotations
 

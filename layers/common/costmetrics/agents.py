@@ -1,4 +1,4 @@
-"""The agent registry: request, stored and response models of an agent (DESIGN.md §4)."""
+"""The agent registry: request, stored and response models of an agent (the README's API section, docs/metrics.md)."""
 
 from __future__ import annotations
 

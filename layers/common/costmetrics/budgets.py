@@ -1,4 +1,4 @@
-"""Budgets (DESIGN.md §3): month-to-date cost against an agent's monthly budget, its run-rate
+"""Budgets (docs/metrics.md): month-to-date cost against an agent's monthly budget, its run-rate
 projection to month end, and which alert thresholds it has crossed.
 
 A budget of 0 means "no budget": never over budget, never alerted (utilization is 0 then, as §3 says).

@@ -1,4 +1,4 @@
-"""Cost analysis (DESIGN.md §3): what the workspace spends, by provider, model and agent, read from the
+"""Cost analysis (docs/metrics.md): what the workspace spends, by provider, model and agent, read from the
 month's rollups and never from events."""
 
 from __future__ import annotations

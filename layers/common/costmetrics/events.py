@@ -1,4 +1,4 @@
-"""Activity events (DESIGN.md §2): the one input. Validation of incoming events, one at a time,
+"""Activity events (docs/data-model.md): the one input. Validation of incoming events, one at a time,
 and the stored item format that both the API and direct PutItem writers use."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Exact numbers and their rounding at the edge (DESIGN.md §3): Decimal inside, half-up at the boundary."""
+"""Exact numbers and their rounding at the edge (docs/metrics.md): Decimal inside, half-up at the boundary."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Prices and cost math (DESIGN.md §2, §6): price versions with effective dates, cache tokens,
+"""Prices and cost math (docs/data-model.md, "Prices over time"): price versions with effective dates, cache tokens,
 workspace overrides before the global catalog, and models nobody priced."""
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class TokenUsage:
 
 @dataclass(frozen=True, slots=True)
 class Cost:
-    """inputCost covers input + cache read + cache write; outputCost covers output (DESIGN.md §2)."""
+    """inputCost covers input + cache read + cache write; outputCost covers output (docs/metrics.md)."""
 
     input: Decimal = ZERO
     output: Decimal = ZERO

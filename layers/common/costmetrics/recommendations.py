@@ -1,4 +1,4 @@
-"""Model recommendations (DESIGN.md §3): the cheapest catalog model of the agent's provider whose tier is
+"""Model recommendations (docs/recommendations.md): the cheapest catalog model of the agent's provider whose tier is
 at or above what its work needs, and cheaper for the agent's actual token mix.
 
 The rule table (also in docs/recommendations.md):
