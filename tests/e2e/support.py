@@ -1,5 +1,6 @@
 """What the e2e tests use to talk to a running local stack: HTTP over urllib, AWS over boto3, both on
-loopback only, and the published list prices (PRICES below) to compute expected costs independently of the code."""
+loopback only, and the published list prices (PRICES below) to compute expected costs independently of
+the code."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from joserfc.jwk import RSAKey
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "E2e-Password-2026"  # the pool wants 12+ characters with upper, lower and digits
 
-# The published list prices, copied here apart from costmetrics/catalog.py; USD per million tokens: provider, input, output, cache read, cache write (None: not listed).
+# The published list prices, copied here apart from costmetrics/catalog.py; USD per million tokens:
+# provider, input, output, cache read, cache write (None: not listed).
 PRICES: dict[str, tuple[str, str, str, str, str | None]] = {
     "claude-haiku-3.5": ("anthropic", "0.80", "4.00", "0.08", "1.00"),
     "claude-sonnet-4-20250514": ("anthropic", "3.00", "15.00", "0.30", "3.75"),

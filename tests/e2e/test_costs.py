@@ -1,4 +1,4 @@
-"""What the API reports equals the cost of the events that went in, computed here from the published list prices'
+"""What the API reports equals the cost of the events that went in, computed here from the published list
 prices: for a fresh workspace fed known events, and for every month of the demo workspace."""
 
 from __future__ import annotations

@@ -38,8 +38,9 @@ AGENT, AGENT_NAME = "research-bot", "Research Bot"
 PROTOBUF = "application/x-protobuf"
 RATES: dict[str, str] = {}
 
-# The session's model spans (tests/e2e/otel_agent.py), priced here from the published list prices (tests/e2e/support.py) independently of the
-# code: gen_ai.usage.input_tokens includes the cache tokens, so the fresh input is what is left of it.
+# The session's model spans (tests/e2e/otel_agent.py), priced here from the published list prices
+# (tests/e2e/support.py) independently of the code: gen_ai.usage.input_tokens includes the cache tokens,
+# so the fresh input is what is left of it.
 # model: (input_tokens, cache_read, cache_creation, output_tokens, input, cache read, cache write, output $/M)
 SESSION = {
     "claude-sonnet-4-6": (1_200_000, 800_000, 200_000, 90_000, "3.00", "0.30", "3.75", "15.00"),

@@ -1,4 +1,5 @@
-"""The agent registry: request, stored and response models of an agent (the README's API section, docs/metrics.md)."""
+"""The agent registry: request, stored and response models of an agent (the README's API section and
+docs/metrics.md)."""
 
 from __future__ import annotations
 

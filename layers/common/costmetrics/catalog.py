@@ -1,4 +1,5 @@
-"""The global pricing catalog seeded into the pricing table (the list prices the product publishes), USD per million tokens."""
+"""The global pricing catalog seeded into the pricing table: the list prices the product publishes, USD per
+million tokens."""
 
 from __future__ import annotations
 

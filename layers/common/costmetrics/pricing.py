@@ -1,5 +1,5 @@
-"""Prices and cost math (docs/data-model.md, "Prices over time"): price versions with effective dates, cache tokens,
-workspace overrides before the global catalog, and models nobody priced."""
+"""Prices and cost math (docs/data-model.md, "Prices over time"): price versions with effective dates,
+cache tokens, workspace overrides before the global catalog, and models nobody priced."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Model recommendations (docs/recommendations.md): the cheapest catalog model of the agent's provider whose tier is
-at or above what its work needs, and cheaper for the agent's actual token mix.
+"""Model recommendations (docs/recommendations.md): the cheapest catalog model of the agent's provider
+whose tier is at or above what its work needs, and cheaper for the agent's actual token mix.
 
 The rule table (also in docs/recommendations.md):
 
