@@ -57,8 +57,13 @@ def client_package(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleT
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    # Every operation and schema made it: the generator says "Warning" for each piece it had to skip.
-    assert "Warning" not in done.stdout + done.stderr, done.stdout + done.stderr
+    # Every operation and schema made it: the generator warns for each piece it had to skip. The one
+    # documented exception: POST /v1/traces, whose body is OTLP protobuf (application/x-protobuf), which
+    # the generator cannot type; OTLP clients are the OpenTelemetry SDK's exporters, not this client.
+    output = done.stdout + done.stderr
+    skipped = re.findall(r"WARNING parsing (\S+ \S+)", output)
+    assert set(skipped) <= {"POST /v1/traces"}, output
+    assert skipped or "Warning" not in output, output
     sys.path.insert(0, str(root))
     try:
         yield importlib.import_module(PACKAGE)
