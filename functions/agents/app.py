@@ -118,7 +118,16 @@ def list_ingest_keys() -> ingest_keys.KeyList:
     tags=KEY_TAGS,
     responses=openapi_responses(400, 403, 404),
 )
-def revoke_ingest_key(keyId: str) -> ingest_keys.IngestKeyOut:
+def revoke_ingest_key(
+    keyId: Annotated[
+        str,
+        Path(
+            # Documented here, checked by costmetrics.ingest_keys.revoke (any other id is a 404).
+            json_schema_extra={"pattern": ingest_keys.KEY_ID.pattern},
+            description="the key's id: 16 lowercase hex digits, as listed by GET /api/ingest-keys",
+        ),
+    ],
+) -> ingest_keys.IngestKeyOut:
     principal = caller(app, auth.ADMINS)
     return ingest_keys.revoke(principal.workspace_id, keyId, periods.utcnow())
 

@@ -253,6 +253,43 @@ def test_a_file_parameter_lists_exactly_the_files_served(spec: dict[str, Any]) -
     assert all((SWAGGER_UI_DIR / name).is_file() for name in docs)
 
 
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [
+        ("otel fleet", True),
+        ("é · ü", True),
+        ("a\x85b", True),  # a space of Unicode's inside a name
+        (" leading", False),
+        ("trailing\u3000", False),
+        ("\xa0", False),
+        ("tab\tinside", False),
+        ("bell\x07", False),
+        ("del\x7f", False),
+    ],
+)
+def test_an_ingest_key_name_is_the_documents_pattern(spec: dict[str, Any], name: str, valid: bool) -> None:
+    import re
+
+    from pydantic import ValidationError
+
+    from costmetrics.ingest_keys import NewKey
+
+    pattern = spec["components"]["schemas"]["NewKey"]["properties"]["name"]["pattern"]
+    assert bool(re.fullmatch(pattern, name)) is valid
+    if valid:
+        assert NewKey.model_validate({"name": name}).name == name
+    else:
+        with pytest.raises(ValidationError, match="must be printable"):
+            NewKey.model_validate({"name": name})
+
+
+def test_an_ingest_key_id_is_the_documents_pattern(spec: dict[str, Any]) -> None:
+    from costmetrics.ingest_keys import KEY_ID
+
+    schema = parameter(spec, "DELETE", "/api/ingest-keys/{keyId}", "keyId")["schema"]
+    assert schema["pattern"] == KEY_ID.pattern
+
+
 def test_body_rules_are_in_the_schemas(spec: dict[str, Any]) -> None:
     schemas = spec["components"]["schemas"]
     agent = schemas["AgentIn"]["properties"]

@@ -26,7 +26,12 @@ from costmetrics.errors import InvalidRequest, NotFound
 KEY_PREFIX = "cmk_"
 KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{43}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A key's name: no control character, and no space (str.isspace) at either end. Spelled out with \x and \u
+# escapes, so that Python and the OpenAPI document's clients (ECMA 262 regexes) read the same rule.
+_CONTROLS = r"\x00-\x1f\x7f"
+_SPACES = r" \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NAME_PATTERN = rf"^[^{_CONTROLS}{_SPACES}]([^{_CONTROLS}]*[^{_CONTROLS}{_SPACES}])?$"
+_NAME = re.compile(NAME_PATTERN)
 # The routes a key may call: the template puts the ingest authorizer on exactly these (a unit test checks).
 INGEST_ROUTES: tuple[tuple[str, str], ...] = (("POST", "/api/activity"), ("POST", "/v1/traces"))
 KeyStatus = Literal["active", "revoked"]
@@ -60,12 +65,17 @@ class NewKey(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=128, description="e.g. the fleet or the collector using it")
+    name: str = Field(
+        min_length=1,
+        max_length=128,
+        description="e.g. the fleet or the collector using it; printable, without leading or trailing spaces",
+        json_schema_extra={"pattern": NAME_PATTERN},  # checked below, where the message says it
+    )
 
     @field_validator("name")
     @classmethod
     def _printable(cls, value: str) -> str:
-        if _CONTROL.search(value) or value != value.strip():
+        if not _NAME.fullmatch(value):
             raise ValueError("must be printable, without leading or trailing spaces")
         return value
 
