@@ -30,6 +30,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
+from tests.datasets import agent_body
 from tests.e2e.support import ROOT, RunningStack, fresh_workspace, http, wait_for, write_summary
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
@@ -76,19 +77,7 @@ class Fleet:
 def _fleet(stack: RunningStack) -> Fleet:
     workspace = fresh_workspace()
     admin = stack.new_user(workspace, "admin")
-    # PUT gives every field of the agent (null for an empty optional one).
-    agent = {
-        "name": AGENT_NAME,
-        "status": "online",
-        "category": None,
-        "department": None,
-        "role_title": None,
-        "model_provider": None,
-        "model_name": None,
-        "human_equivalent_salary": 0,
-        "estimated_hours_saved": 0,
-        "cost_budget_monthly": 100,
-    }
+    agent = agent_body(AGENT_NAME, status="online", cost_budget_monthly=100)
     assert http("PUT", f"{stack.api}/api/agents/{AGENT}", token=admin, body=agent).status == 200
     created = http("POST", f"{stack.api}/api/ingest-keys", token=admin, body={"name": "otel fleet"})
     assert created.status == 201, created.body
