@@ -338,9 +338,13 @@ def test_a_since_inside_the_feed_lag_waits_for_its_events_and_skips_none(stream:
     assert after["data"] == []
 
 
-def test_a_first_poll_without_since_starts_at_the_first_registration_and_misses_nothing(
+def test_a_first_poll_without_since_starts_where_events_can_begin_and_misses_nothing(
     stream: Stream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import boto3
+
+    from costmetrics.config import settings
+    from costmetrics.events import validate_event
     from costmetrics.repositories import events as events_repo
 
     monkeypatch.setattr(activity, "FEED_LAG", timedelta(0))
@@ -353,7 +357,21 @@ def test_a_first_poll_without_since_starts_at_the_first_registration_and_misses_
 
     monkeypatch.setattr(events_repo, "keys_in_partition", counted)
     api = Api("ws-feed-first")
-    # Given agents registered nine days ago, and events ingested then
+    # Given an event written straight into the table 30 days ago by an agent nobody registered (rolled up)
+    with time_machine.travel(datetime.now(UTC) - timedelta(days=30), tick=True):
+        raw = {
+            "id": "direct-1",
+            "agentId": "ghost",
+            "eventType": "session_start",
+            "createdAt": iso(datetime.now(UTC) - timedelta(minutes=5)),
+            "details": {},
+        }
+        direct = validate_event(raw, workspace_id="ws-feed-first", now=datetime.now(UTC), retention_days=400)
+        assert not isinstance(direct, str), direct
+        table = boto3.resource("dynamodb", region_name="us-east-1").Table(settings().events_table)
+        table.put_item(Item=direct.to_item(400))
+    stream.drain()
+    # and agents registered nine days ago, and events ingested then
     with time_machine.travel(datetime.now(UTC) - timedelta(days=9, hours=5), tick=True):
         register_agents(api, AGENTS)
         early = make_events(120, start=datetime.now(UTC) - timedelta(hours=2), end=datetime.now(UTC), seed=41)
@@ -373,7 +391,9 @@ def test_a_first_poll_without_since_starts_at_the_first_registration_and_misses_
         params = {"limit": "100", "nextToken": body["nextToken"]}
         if body["caughtUp"]:
             break
-    # Then it gets every event once, having read the days since the registration, not the retention's 400
-    assert sorted(seen) == sorted(e["id"] for e in early + later)
+    # Then it gets every event once, having read the days since the first rolled-up month began, not the
+    # retention's 400
+    assert sorted(seen) == sorted(["direct-1"] + [e["id"] for e in early + later])
     assert len(seen) == len(set(seen))
-    assert len(set(partitions)) <= 11, sorted(set(partitions))
+    first_month = direct.created_at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    assert len(set(partitions)) <= (NOW - first_month).days + 2, sorted(set(partitions))

@@ -39,10 +39,12 @@ FRESH_DAYS = 2
 # The feed serves events ingested at least this long ago: an ingest request stamps ingestedAt before
 # its writes land, and index entries appear shortly after the writes (docs/activity-log.md).
 FEED_LAG = timedelta(seconds=60)
-# Ingestion accepts events of registered agents only, and agents are never deleted, so nothing was
-# ingested before the workspace's first registration: a feed without a position starts there (this
-# margin covers clock differences between function instances), not at the oldest retained day.
-REGISTRATION_MARGIN = timedelta(hours=1)
+# A feed without a position starts where the workspace's events can begin, not at the oldest retained day:
+# the API stores events of registered agents only, after their registration (an update keeps the first
+# one); events written straight into the table (docs/data-model.md) count in the rollups of their
+# createdAt's month, and none is ingested before it was created. The margin covers clock differences and
+# events the rollups have not reached yet (Lambda gives up on a stream record after an hour).
+START_MARGIN = timedelta(hours=1)
 ONE_MICROSECOND = timedelta(microseconds=1)
 
 
@@ -425,8 +427,13 @@ def feed(
             )
         start = max(start, oldest)
         agents = agents_repo.agents_of_workspace(workspace_id)
-        first_registration = min((a.created_at for a in agents), default=now)
-        start = max(start, min(first_registration - REGISTRATION_MARGIN, now))
+        months = rollups_repo.workspace_months(workspace_id, periods.month_of(oldest), periods.month_of(now))
+        first_month = min(months, default=None)
+        earliest = min(
+            [now, *(a.created_at for a in agents)]
+            + ([periods.month_bounds(first_month)[0]] if first_month else [])
+        )
+        start = max(start, earliest - START_MARGIN)
         day, after = periods.day_of(start), f"{periods.stored(start)}#"
     keys: list[dict[str, Any]] = []
     caught_up = True
