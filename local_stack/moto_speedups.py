@@ -12,6 +12,7 @@ what the service sees:
   rollups' 25-clause updates). The parser's result is memoized by expression (moto copies it before use),
   and the plain `ADD #n :v` / `SET #n = :v` / `SET #n = if_not_exists(#n, :v)` updates that the rollups
   send are applied directly; anything else, or anything that moto would reject, takes moto's own path.
+  Condition and filter expressions are parsed once per (expression, names, values) as well.
 
 - TransactWriteItems deep-copies every table it touches to roll back a cancelled transaction: O(table
   size) per call, so a growing table makes a test or a local run quadratic. The same semantics (all or
@@ -109,6 +110,7 @@ def install() -> None:
     _memoize_serializer_aliases()
     _send_item_results_as_json()
     _memoize_update_parser()
+    _memoize_condition_parser()
     # Before _index_partitions, whose wrapper of update_item marks the table changed.
     _direct_counter_updates()
     _index_partitions()
@@ -359,6 +361,31 @@ def _memoize_update_parser() -> None:
         return found
 
     setattr(parser, "make", classmethod(make))  # noqa: B010
+
+
+def _memoize_condition_parser() -> None:
+    """Condition and filter expressions are parsed once per (expression, names, values): the parsed
+    operators only evaluate items (their `expr`), so one parse serves every request that sends the same
+    three. A parse that fails is not cached, and raises again each time."""
+    import json
+    from functools import lru_cache
+
+    import moto.dynamodb.models as models
+    import moto.dynamodb.models.table as table_module
+
+    original = models.get_filter_expression
+
+    @lru_cache(maxsize=1024)
+    def parsed(expression: str, names: str, values: str) -> Any:
+        return original(expression, json.loads(names), json.loads(values))
+
+    def get_filter_expression(expression: str | None, names: Any, values: Any) -> Any:
+        if expression is None:
+            return original(expression, names, values)
+        return parsed(expression, json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True))
+
+    for module in (models, table_module):
+        setattr(module, "get_filter_expression", get_filter_expression)  # noqa: B010
 
 
 _ADD_ACTION = re.compile(r"(#\w+) (:\w+)")

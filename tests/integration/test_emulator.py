@@ -180,3 +180,31 @@ def test_the_direct_update_path_gives_what_motos_own_path_gives(client: Any, ste
                         if "SS" in attribute:
                             attribute["SS"] = sorted(attribute["SS"])
             assert items[0] == items[1], (actions, items)
+
+
+def test_a_memoized_condition_sees_each_requests_own_names_and_values(client: Any) -> None:
+    # Given an item, and one condition expression sent again and again with other values and names
+    item = {"pk": {"S": "a"}, "sk": {"S": "1"}, "n": {"N": "5"}, "m": {"N": "9"}}
+    client.put_item(TableName="direct", Item=item)
+
+    def put_if(field: str, value: str) -> bool:
+        try:
+            client.put_item(
+                TableName="direct",
+                Item=item,
+                ConditionExpression="#f = :v",
+                ExpressionAttributeNames={"#f": field},
+                ExpressionAttributeValues={":v": {"N": value}},
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    # Then each request is judged on its own names and values, whatever was parsed before
+    assert [put_if("n", "5"), put_if("n", "6"), put_if("m", "5"), put_if("m", "9"), put_if("n", "5")] == [
+        True, False, False, True, True,
+    ]  # fmt: skip
+    # And an expression that does not parse is refused every time it is sent
+    for _ in range(2):
+        with pytest.raises(ClientError, match="ValidationException"):
+            client.put_item(TableName="direct", Item=item, ConditionExpression="pk = :nope")
