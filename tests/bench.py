@@ -383,16 +383,15 @@ def stand_in_aws() -> Iterator[str]:
 
 
 def bench_cold_start(baseline: Callable[[], float], repeats: int) -> None:
+    from costmetrics.config import TABLES, VARIABLES
+
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/common"), str(ROOT)]),
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": "us-east-1",
-        **{
-            var: f"bench-{var.lower()}"
-            for var in ("AGENTS_TABLE", "PRICING_TABLE", "ROLLUPS_TABLE", "EVENTS_TABLE")
-        },
+        **{VARIABLES[table]: f"bench-{table}" for table in TABLES},
         "CURSOR_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:cursor",
         "POWERTOOLS_TRACE_DISABLED": "true",  # deployed, X-Ray's SDK loads on the first request too
         "POWERTOOLS_METRICS_NAMESPACE": "Bench",
