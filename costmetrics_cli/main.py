@@ -30,6 +30,7 @@ from costmetrics_cli.stack import Stack
 
 FORMATS = ("table", "json", "csv")
 SHOWN_PROBLEMS = 50
+DEFAULT_PARALLEL = 4  # ingest requests in flight
 
 
 # --- the stack and the sign-in -------------------------------------------------------------------
@@ -437,7 +438,12 @@ def parser() -> argparse.ArgumentParser:
         default=transfer.MAX_BATCH,
         help="events per request (max 100)",
     )
-    sub.add_argument("--parallel", type=_bounded(1, 16), default=4, help="requests in flight (default 4)")
+    sub.add_argument(
+        "--parallel",
+        type=_bounded(1, 16),
+        default=DEFAULT_PARALLEL,
+        help=f"requests in flight (default {DEFAULT_PARALLEL})",
+    )
     sub.add_argument(
         "--rejected", metavar="FILE", help="write every rejected line, with its reason, as NDJSON"
     )

@@ -372,8 +372,7 @@ def _memoize_condition_parser() -> None:
 
     import moto.dynamodb.models as models
     import moto.dynamodb.models.table as table_module
-
-    original = models.get_filter_expression
+    from moto.dynamodb.comparisons import get_filter_expression as original
 
     @lru_cache(maxsize=1024)
     def parsed(expression: str, names: str, values: str) -> Any:
