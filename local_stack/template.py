@@ -37,9 +37,25 @@ _CfnLoader.add_multi_constructor("!", _tag)  # type: ignore[no-untyped-call]
 
 @cache
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as CloudFormation sees it: with the files its AWS::Include transforms name in place."""
     with path.open() as handle:
         document: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
-    return document
+    included: dict[str, Any] = _include(document, path.parent)
+    return included
+
+
+def _include(value: Any, folder: Path) -> Any:
+    """Replaces each `Fn::Transform` of AWS::Include with its snippet (a Location relative to the template,
+    as `sam build` and `sam deploy` read it). CloudFormation reads snippets without YAML short forms, so
+    they are read as plain YAML: a `!Sub` in one fails here as it would in a deploy."""
+    if isinstance(value, list):
+        return [_include(item, folder) for item in value]
+    if not isinstance(value, dict):
+        return value
+    transform = value.get("Fn::Transform")
+    if len(value) == 1 and isinstance(transform, dict) and transform.get("Name") == "AWS::Include":
+        return yaml.safe_load((folder / transform["Parameters"]["Location"]).read_text())
+    return {key: _include(item, folder) for key, item in value.items()}
 
 
 @dataclass(frozen=True)
