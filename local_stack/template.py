@@ -163,9 +163,31 @@ def lambda_authorizers() -> dict[str, LambdaAuthorizer]:
     return found
 
 
+def function_properties(logical_id: str) -> dict[str, Any]:
+    """A function's properties as SAM deploys them: the Globals' Function section with the function's own
+    on top, by SAM's rules (a map merges key by key, a list is the Globals' items then the function's, any
+    other value, an intrinsic function included, is the function's own)."""
+    shared = load().get("Globals", {}).get("Function", {})
+    merged: dict[str, Any] = _with_globals(shared, resources()[logical_id]["Properties"])
+    return merged
+
+
+def _with_globals(shared: Any, own: Any) -> Any:
+    if isinstance(shared, dict) and isinstance(own, dict) and not _intrinsic(shared) and not _intrinsic(own):
+        return {**shared, **{key: _with_globals(shared.get(key), value) for key, value in own.items()}}
+    if isinstance(shared, list) and isinstance(own, list):
+        return [*shared, *own]
+    return own
+
+
+def _intrinsic(value: dict[str, Any]) -> bool:
+    """{"Ref": ...} or {"Fn::...": ...}: a value, not a map of properties."""
+    return len(value) == 1 and any(key == "Ref" or key.startswith("Fn::") for key in value)
+
+
 def function_module(logical_id: str) -> str:
     """The importable module of a function: CodeUri functions/x + Handler app.f -> functions.x.app."""
-    props = resources()[logical_id]["Properties"]
+    props = function_properties(logical_id)
     handler_module = props["Handler"].rsplit(".", 1)[0]
     return ".".join([*Path(props["CodeUri"]).parts, handler_module])
 
