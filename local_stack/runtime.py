@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from local_stack.apigw import LambdaContext
-from local_stack.template import function_module, resources
+from local_stack.template import function_module, function_properties, resources
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -39,7 +39,7 @@ def handler_of(logical_id: str) -> Handler:
         raise UnknownFunction(
             f"{logical_id!r} is not a function of template.yaml; known: {', '.join(function_ids())}"
         )
-    handler_name = resources()[logical_id]["Properties"]["Handler"].rsplit(".", 1)[1]
+    handler_name = function_properties(logical_id)["Handler"].rsplit(".", 1)[1]
     handler: Handler = getattr(importlib.import_module(function_module(logical_id)), handler_name)
     return handler
 

@@ -37,9 +37,25 @@ _CfnLoader.add_multi_constructor("!", _tag)  # type: ignore[no-untyped-call]
 
 @cache
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as CloudFormation sees it: with the files its AWS::Include transforms name in place."""
     with path.open() as handle:
         document: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
-    return document
+    included: dict[str, Any] = _include(document, path.parent)
+    return included
+
+
+def _include(value: Any, folder: Path) -> Any:
+    """Replaces each `Fn::Transform` of AWS::Include with its snippet (a Location relative to the template,
+    as `sam build` and `sam deploy` read it). CloudFormation reads snippets without YAML short forms, so
+    they are read as plain YAML: a `!Sub` in one fails here as it would in a deploy."""
+    if isinstance(value, list):
+        return [_include(item, folder) for item in value]
+    if not isinstance(value, dict):
+        return value
+    transform = value.get("Fn::Transform")
+    if len(value) == 1 and isinstance(transform, dict) and transform.get("Name") == "AWS::Include":
+        return yaml.safe_load((folder / transform["Parameters"]["Location"]).read_text())
+    return {key: _include(item, folder) for key, item in value.items()}
 
 
 @dataclass(frozen=True)
@@ -147,9 +163,31 @@ def lambda_authorizers() -> dict[str, LambdaAuthorizer]:
     return found
 
 
+def function_properties(logical_id: str) -> dict[str, Any]:
+    """A function's properties as SAM deploys them: the Globals' Function section with the function's own
+    on top, by SAM's rules (a map merges key by key, a list is the Globals' items then the function's, any
+    other value, an intrinsic function included, is the function's own)."""
+    shared = load().get("Globals", {}).get("Function", {})
+    merged: dict[str, Any] = _with_globals(shared, resources()[logical_id]["Properties"])
+    return merged
+
+
+def _with_globals(shared: Any, own: Any) -> Any:
+    if isinstance(shared, dict) and isinstance(own, dict) and not _intrinsic(shared) and not _intrinsic(own):
+        return {**shared, **{key: _with_globals(shared.get(key), value) for key, value in own.items()}}
+    if isinstance(shared, list) and isinstance(own, list):
+        return [*shared, *own]
+    return own
+
+
+def _intrinsic(value: dict[str, Any]) -> bool:
+    """{"Ref": ...} or {"Fn::...": ...}: a value, not a map of properties."""
+    return len(value) == 1 and any(key == "Ref" or key.startswith("Fn::") for key in value)
+
+
 def function_module(logical_id: str) -> str:
     """The importable module of a function: CodeUri functions/x + Handler app.f -> functions.x.app."""
-    props = resources()[logical_id]["Properties"]
+    props = function_properties(logical_id)
     handler_module = props["Handler"].rsplit(".", 1)[0]
     return ".".join([*Path(props["CodeUri"]).parts, handler_module])
 

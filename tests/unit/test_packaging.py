@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from local_stack.template import load, resources
+from local_stack.template import function_properties, load, resources
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,6 +57,21 @@ def test_an_empty_endpoint_variable_means_the_aws_endpoints() -> None:
             "dynamodb", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="y"
         )
         assert client.meta.endpoint_url == "http://host.docker.internal:5000"
+
+
+def test_a_function_is_read_as_sam_merges_it_with_the_globals() -> None:
+    # The local stack imports and configures each function from these merged properties.
+    props = function_properties("ActivityFunction")
+    assert props["Handler"] == "app.lambda_handler"  # from the Globals alone
+    assert props["CodeUri"] == "functions/activity"  # the function's alone
+    variables = props["Environment"]["Variables"]  # a map: both, key by key
+    assert variables["CURSOR_SECRET_ARN"] == {"Ref": "CursorSecret"}
+    assert variables["STAGE"] == {"Ref": "Stage"}
+    assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    assert props["LoggingConfig"]["LogGroup"] == {"Ref": "ActivityLogGroup"}
+    assert props["Layers"] == [{"Ref": "CommonLayer"}]  # a list: the Globals' items, then the function's
+    assert function_properties("HealthFunction")["MemorySize"] == 256  # a value: the function's wins
+    assert load()["Globals"]["Function"]["MemorySize"] == 512
 
 
 def test_every_function_has_its_own_log_group_with_retention() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from local_stack.template import Context, load, resources
+from local_stack.template import Context, function_properties, load, resources
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = resources("AWS::Serverless::Function")
@@ -239,9 +239,7 @@ def resolved(value: Any, stage: str) -> Any:
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_every_function_logs_to_its_own_encrypted_group_kept_365_days_in_prod(function: str) -> None:
-    # SAM merges the Globals' LoggingConfig map with the function's own.
-    shared = load()["Globals"]["Function"]["LoggingConfig"]
-    logging = {**shared, **FUNCTIONS[function]["Properties"]["LoggingConfig"]}
+    logging = function_properties(function)["LoggingConfig"]
     assert logging["LogFormat"] == "JSON"
     assert logging["ApplicationLogLevel"] == {"Fn::If": ["IsProd", "INFO", "DEBUG"]}
     group = resources("AWS::Logs::LogGroup")[logging["LogGroup"]["Ref"]]["Properties"]
