@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from costmetrics import cursors, periods
 from costmetrics.agents import Agent
-from costmetrics.cost_analysis import CamelModel
+from costmetrics.camel import CamelModel
 from costmetrics.errors import InvalidRequest
 from costmetrics.events import EVENT_TYPES, MAX_FUTURE_SKEW, EventType, StoredEvent
 from costmetrics.repositories import agents as agents_repo
