@@ -49,7 +49,8 @@ class RollupItem(NamedTuple):
 
 @dataclass
 class Delta:
-    """What to add to one rollup item: counters (ADD), string-set members (ADD, idempotent), and labels."""
+    """What to add to one rollup item: counters (ADD), string-set members (ADD, idempotent), and labels
+    (SET: the model's provider and category; the labels that say which item it is come with its key)."""
 
     item: RollupItem
     adds: dict[str, Number] = field(default_factory=dict)
