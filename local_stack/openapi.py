@@ -96,9 +96,9 @@ def _request_models() -> dict[tuple[str, str], tuple[type[BaseModel], str, str]]
     it merges into), what the body is, and how it is read: as is, a whole resource (PUT), or a patch."""
     from costmetrics.agents import AgentIn
     from costmetrics.alerts import AlertSettings
-    from costmetrics.cost_analysis import PriceIn
     from costmetrics.events import MAX_EVENTS_PER_REQUEST, IncomingEvent
     from costmetrics.ingest_keys import NewKey
+    from costmetrics.price_admin import PriceIn
 
     class ActivityBatch(BaseModel):
         """POST /api/activity: events validated one by one; valid ones are stored even when others fail."""
@@ -181,9 +181,9 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _request_bodies(components: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     """The requestBody of each body-reading route; their schemas are added to `components`. A PUT's schema
-    requires every field but the write's parameters (costmetrics.cost_analysis.WRITE_PARAMETERS); a PATCH's
+    requires every field but the write's parameters (costmetrics.price_admin.WRITE_PARAMETERS); a PATCH's
     is the same without `required` (<Model>Patch)."""
-    from costmetrics.cost_analysis import WRITE_PARAMETERS
+    from costmetrics.price_admin import WRITE_PARAMETERS
 
     found = _request_models()
     keys = list(dict.fromkeys((model, "validation") for model, _, _ in found.values()))

@@ -27,10 +27,10 @@ from costmetrics.activity import MAX_LIMIT
 from costmetrics.agents import AgentIn, AgentStatus
 from costmetrics.api import create_app, file_name, lambda_entry, openapi_responses
 from costmetrics.config import settings
-from costmetrics.cost_analysis import PriceIn
 from costmetrics.errors import NotFound
 from costmetrics.events import EVENT_TYPES
 from costmetrics.pages import base_path, page_headers, script_json
+from costmetrics.price_admin import PriceIn
 from costmetrics.pricing import TIERS
 from costmetrics.workforce import DEFAULT_TREND_MONTHS, MAX_TREND_MONTHS
 

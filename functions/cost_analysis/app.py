@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from costmetrics import alerts, auth, cost_analysis, periods
+from costmetrics import alerts, auth, cost_analysis, cost_responses, periods, price_admin
 from costmetrics.api import (
     MonthQuery,
     caller,
@@ -26,7 +26,7 @@ TAGS = ["Cost analysis"]
 ModelId = Annotated[
     str,
     Path(
-        # Documented here, checked by costmetrics.cost_analysis.
+        # Documented here, checked by costmetrics.price_admin.
         json_schema_extra={"pattern": MODEL_ID.pattern},
         description="1 to 128 letters, digits and . _ : / @ + - (starting with a letter or digit)",
     ),
@@ -39,7 +39,7 @@ ModelId = Annotated[
     tags=TAGS,
     responses=openapi_responses(400, 403),
 )
-def get_summary(month: MonthQuery = None) -> cost_analysis.Summary:
+def get_summary(month: MonthQuery = None) -> cost_responses.Summary:
     principal = caller(app, auth.READERS)
     return cost_analysis.summary_for(principal.workspace_id, periods.parse_month(month, now=periods.utcnow()))
 
@@ -48,41 +48,41 @@ def get_summary(month: MonthQuery = None) -> cost_analysis.Summary:
     "/api/cost-analysis/by-provider",
     summary="Cost breakdown grouped by AI provider",
     tags=TAGS,
-    responses=openapi_responses(400, 403, ok=json_or_csv(cost_analysis.ByProvider, "The providers")),
+    responses=openapi_responses(400, 403, ok=json_or_csv(cost_responses.ByProvider, "The providers")),
 )
 def get_by_provider(month: MonthQuery = None) -> Response[Any]:
     principal = caller(app, auth.READERS)
     body = cost_analysis.by_provider_for(
         principal.workspace_id, periods.parse_month(month, now=periods.utcnow())
     )
-    return negotiated(app, body, body.providers, cost_analysis.ProviderRow, f"by-provider-{body.month}")
+    return negotiated(app, body, body.providers, cost_responses.ProviderRow, f"by-provider-{body.month}")
 
 
 @app.get(
     "/api/cost-analysis/by-model",
     summary="Cost breakdown grouped by model, with per-model token economics",
     tags=TAGS,
-    responses=openapi_responses(400, 403, ok=json_or_csv(cost_analysis.ByModel, "The models")),
+    responses=openapi_responses(400, 403, ok=json_or_csv(cost_responses.ByModel, "The models")),
 )
 def get_by_model(month: MonthQuery = None) -> Response[Any]:
     principal = caller(app, auth.READERS)
     body = cost_analysis.by_model_for(
         principal.workspace_id, periods.parse_month(month, now=periods.utcnow())
     )
-    return negotiated(app, body, body.models, cost_analysis.ModelRow, f"by-model-{body.month}")
+    return negotiated(app, body, body.models, cost_responses.ModelRow, f"by-model-{body.month}")
 
 
 @app.get(
     "/api/cost-analysis/agents",
     summary="Per-agent cost breakdown with budget utilization",
     tags=TAGS,
-    responses=openapi_responses(400, 403, ok=json_or_csv(cost_analysis.AgentCosts, "The agents")),
+    responses=openapi_responses(400, 403, ok=json_or_csv(cost_responses.AgentCosts, "The agents")),
 )
 def get_agents(month: MonthQuery = None) -> Response[Any]:
     principal = caller(app, auth.READERS)
     now = periods.utcnow()
     body = cost_analysis.agent_costs_for(principal.workspace_id, periods.parse_month(month, now=now), now)
-    return negotiated(app, body, body.agents, cost_analysis.AgentCost, f"agents-{body.month}")
+    return negotiated(app, body, body.agents, cost_responses.AgentCost, f"agents-{body.month}")
 
 
 @app.get(
@@ -90,7 +90,7 @@ def get_agents(month: MonthQuery = None) -> Response[Any]:
     summary="Model optimization recommendations with estimated monthly savings",
     tags=TAGS,
     responses=openapi_responses(
-        400, 403, ok=json_or_csv(cost_analysis.Recommendations, "The recommendations")
+        400, 403, ok=json_or_csv(cost_responses.Recommendations, "The recommendations")
     ),
 )
 def get_recommendations(month: MonthQuery = None) -> Response[Any]:
@@ -98,7 +98,7 @@ def get_recommendations(month: MonthQuery = None) -> Response[Any]:
     now = periods.utcnow()
     body = cost_analysis.recommendations_for(principal.workspace_id, periods.parse_month(month, now=now), now)
     return negotiated(
-        app, body, body.recommendations, cost_analysis.RecommendationRow, f"recommendations-{body.month}"
+        app, body, body.recommendations, cost_responses.RecommendationRow, f"recommendations-{body.month}"
     )
 
 
@@ -106,13 +106,13 @@ def get_recommendations(month: MonthQuery = None) -> Response[Any]:
     "/api/cost-analysis/budget-alerts",
     summary="Agents that have exceeded their monthly cost budget",
     tags=TAGS,
-    responses=openapi_responses(400, 403, ok=json_or_csv(cost_analysis.BudgetAlerts, "The alerts")),
+    responses=openapi_responses(400, 403, ok=json_or_csv(cost_responses.BudgetAlerts, "The alerts")),
 )
 def get_budget_alerts(month: MonthQuery = None) -> Response[Any]:
     principal = caller(app, auth.READERS)
     now = periods.utcnow()
     body = cost_analysis.budget_alerts_for(principal.workspace_id, periods.parse_month(month, now=now), now)
-    return negotiated(app, body, body.alerts, cost_analysis.BudgetAlertRow, f"budget-alerts-{body.month}")
+    return negotiated(app, body, body.alerts, cost_responses.BudgetAlertRow, f"budget-alerts-{body.month}")
 
 
 @app.get(
@@ -154,7 +154,7 @@ def patch_alert_settings() -> alerts.AlertSettings:
     tags=TAGS,
     responses=openapi_responses(403),
 )
-def get_pricing() -> cost_analysis.Pricing:
+def get_pricing() -> cost_responses.Pricing:
     principal = caller(app, auth.READERS)
     return cost_analysis.pricing_for(principal.workspace_id, periods.utcnow())
 
@@ -165,11 +165,9 @@ def get_pricing() -> cost_analysis.Pricing:
     tags=TAGS,
     responses=openapi_responses(400, 403, 413, 415),
 )
-def put_price(modelId: ModelId) -> cost_analysis.ModelPrice:
+def put_price(modelId: ModelId) -> cost_responses.ModelPrice:
     principal = caller(app, auth.ADMINS)
-    return cost_analysis.set_workspace_price(
-        principal.workspace_id, modelId, json_body(app), periods.utcnow()
-    )
+    return price_admin.set_workspace_price(principal.workspace_id, modelId, json_body(app), periods.utcnow())
 
 
 @app.patch(
@@ -178,10 +176,10 @@ def put_price(modelId: ModelId) -> cost_analysis.ModelPrice:
     tags=TAGS,
     responses=openapi_responses(400, 403, 404, 413, 415),
 )
-def patch_price(modelId: ModelId) -> cost_analysis.ModelPrice:
+def patch_price(modelId: ModelId) -> cost_responses.ModelPrice:
     principal = caller(app, auth.ADMINS)
     body = json_body(app, merge_patch=True)
-    return cost_analysis.amend_workspace_price(principal.workspace_id, modelId, body, periods.utcnow())
+    return price_admin.amend_workspace_price(principal.workspace_id, modelId, body, periods.utcnow())
 
 
 lambda_handler = lambda_entry(app)

@@ -15,8 +15,8 @@ import pytest
 
 from costmetrics.agents import AgentIn
 from costmetrics.config import settings
-from costmetrics.cost_analysis import PriceIn
 from costmetrics.events import EVENT_TYPES
+from costmetrics.price_admin import PriceIn
 from functions.console import app as console
 from local_stack.apigw import LambdaContext, rest_event
 

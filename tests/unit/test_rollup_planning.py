@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from costmetrics.catalog import global_catalog
 from costmetrics.events import StoredEvent
+from costmetrics.repositories.rollups import sort_key
 from costmetrics.rollups import Contribution, contributions, merge_deltas, plan_chunks
 
 T0 = datetime(2026, 3, 10, tzinfo=UTC)
@@ -38,7 +39,7 @@ def stored(
 
 def test_an_invocation_adds_tokens_and_pico_cost_to_its_three_items() -> None:
     deltas = contributions(stored(1, cacheReadTokens=500, durationMs=1200), HAIKU)
-    assert [d.sk for d in deltas] == [
+    assert [sort_key(d.item) for d in deltas] == [
         "W#2026-03",
         "M#2026-03#A#nova",
         "M#2026-03#A#nova#M#claude-haiku-3.5",
@@ -76,7 +77,7 @@ def test_task_types_are_bounded() -> None:
 def test_merging_sums_counters_and_unions_sets() -> None:
     a = contributions(stored(1), HAIKU)
     b = contributions(stored(2, agent="atlas"), HAIKU)
-    merged = {d.sk: d for d in merge_deltas([*a, *b])}
+    merged = {sort_key(d.item): d for d in merge_deltas([*a, *b])}
     assert merged["W#2026-03"].adds["invocations"] == 2
     assert merged["W#2026-03"].members["activeAgents"] == {"nova", "atlas"}
     assert merged["DT#2026-03-10"].adds["events"] == 2
@@ -101,5 +102,5 @@ def test_every_event_lands_in_exactly_one_transaction_within_the_action_limit(
     chunks = plan_chunks(entries, limit)
     assert sorted(e.event.id for chunk in chunks for e in chunk) == sorted(e.event.id for e in entries)
     for chunk in chunks:
-        actions = len(chunk) + len({d.key for e in chunk for d in e.deltas})
+        actions = len(chunk) + len({d.item for e in chunk for d in e.deltas})
         assert actions <= limit

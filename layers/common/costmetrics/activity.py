@@ -22,13 +22,12 @@ from pydantic import BaseModel
 
 from costmetrics import cursors, periods
 from costmetrics.agents import Agent
-from costmetrics.cost_analysis import CamelModel
+from costmetrics.camel import CamelModel
 from costmetrics.errors import InvalidRequest
 from costmetrics.events import EVENT_TYPES, MAX_FUTURE_SKEW, EventType, StoredEvent
 from costmetrics.repositories import agents as agents_repo
 from costmetrics.repositories import events as events_repo
 from costmetrics.repositories import rollups as rollups_repo
-from costmetrics.rollups import day_sk, hour_sk
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
@@ -141,23 +140,19 @@ class Census:
     _in_window: dict[str, int] = field(default_factory=dict)
     _hours: dict[str, dict[str, int]] = field(default_factory=dict)
 
-    def _day_prefix(self) -> str:
-        return day_sk("", self.filters.agent_id)
-
     def day_counts(self) -> dict[str, int]:
         if self._days is None:
             days = self.window.days()
-            self._days = rollups_repo.event_counts(
-                self.workspace_id, self._day_prefix(), days[-1], days[0], self.filters.counter
+            self._days = rollups_repo.day_counts(
+                self.workspace_id, self.filters.agent_id, days[-1], days[0], self.filters.counter
             )
             self.read += len(self._days)
         return self._days
 
     def hour_counts(self, day: str) -> dict[str, int]:
         if day not in self._hours:
-            prefix = hour_sk("", self.filters.agent_id)
-            self._hours[day] = rollups_repo.event_counts(
-                self.workspace_id, prefix, f"{day}T00", f"{day}T23", self.filters.counter
+            self._hours[day] = rollups_repo.hour_counts(
+                self.workspace_id, self.filters.agent_id, day, self.filters.counter
             )
             self.read += len(self._hours[day])
         return self._hours[day]

@@ -3,6 +3,7 @@ docs/metrics.md)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -22,7 +23,6 @@ NOT_IN_SERVICE: frozenset[str] = frozenset({"paused", "draft"})
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Amount = Annotated[JsonDecimal, Field(ge=0, le=Decimal(10) ** 12, decimal_places=2)]
-_CENTS = Decimal("0.01")
 
 
 class AgentIn(BaseModel):
@@ -86,72 +86,35 @@ class Agent(BaseModel):
             **body.model_dump(),
         )
 
-    def to_item(self, sk: str | None = None) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "pk": self.workspace_id,
-            "sk": sk or agent_sk(self.id),
-            **self.model_dump(exclude={"workspace_id", "created_at", "updated_at"}),
-            # Fixed-point amounts: DynamoDB numbers without exponent notation, whatever the JSON said.
-            "human_equivalent_salary": self.human_equivalent_salary.quantize(_CENTS),
-            "estimated_hours_saved": self.estimated_hours_saved.quantize(_CENTS),
-            "cost_budget_monthly": self.cost_budget_monthly.quantize(_CENTS),
-            "created_at": periods.stored(self.created_at),
-            "updated_at": periods.stored(self.updated_at),
-        }
-        return {name: value for name, value in item.items() if value is not None}
 
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Agent:
-        fields = {name: item.get(name) for name in cls.model_fields if name not in {"workspace_id"}}
-        fields["created_at"] = periods.parse_stored(item["created_at"])
-        fields["updated_at"] = periods.parse_stored(item["updated_at"])
-        return cls(workspace_id=item["pk"], **fields)
+@dataclass(frozen=True)
+class AgentHistory:
+    """An agent as it is now, as it was first registered, and as each month with a change left it."""
 
-
-def agent_sk(agent_id: str) -> str:
-    return f"A#{agent_id}"
-
-
-ORIGIN = "0000-00"
-
-
-def history_sk(agent_id: str, month: str) -> str:
-    """The agent as it stood in `month`: written by every change, the last change of a month wins.
-    `ORIGIN` holds the values the agent was first registered with."""
-    return f"H#{agent_id}#{month}"
+    current: Agent
+    first: Agent | None = None  # None: registered before history was kept
+    changes: dict[str, Agent] = field(default_factory=dict)  # month → the agent after its last change
 
 
 def agents_as_of(
-    items: list[dict[str, Any]], month: str, active: set[str] | frozenset[str] = frozenset()
+    histories: list[AgentHistory], month: str, active: set[str] | frozenset[str] = frozenset()
 ) -> list[Agent]:
-    """The registry as it stood in `month`, from every current (A#) and history (H#) item of a workspace.
+    """The registry as it stood in `month`, from the histories of a workspace's agents (by agent id).
 
     An agent counts in `month` if it was registered by then, with the values of its last change up to that
     month (a later budget or salary change does not rewrite the past); or if it has activity in `month`
     although registered later (a backfill), with the values it was first registered with.
     """
-    history: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    current: dict[str, dict[str, Any]] = {}
-    for item in items:
-        sk = str(item["sk"])
-        if sk.startswith("H#"):
-            agent_id, _, changed = sk[2:].rpartition("#")
-            history.setdefault(agent_id, []).append((changed, item))
-        elif sk.startswith("A#"):
-            current[sk[2:]] = item
     found = []
-    for agent_id, item in sorted(current.items()):
-        versions = sorted(history.get(agent_id, []), key=lambda v: v[0])
-        origin = next((v for changed, v in versions if changed == ORIGIN), None)
-        changes = [(changed, v) for changed, v in versions if changed != ORIGIN]
-        if not changes:  # registered before history was kept: the current values
-            found.append(Agent.from_item(item))
+    for history in histories:
+        if not history.changes:  # registered before history was kept: the current values
+            found.append(history.current)
             continue
-        upto = [v for changed, v in changes if changed <= month]
+        upto = [history.changes[changed] for changed in sorted(history.changes) if changed <= month]
         if upto:
-            found.append(Agent.from_item(upto[-1]))
-        elif agent_id in active:
-            found.append(Agent.from_item(origin or changes[0][1]))
+            found.append(upto[-1])
+        elif history.current.id in active:
+            found.append(history.first or history.changes[min(history.changes)])
     return found
 
 

@@ -1,11 +1,12 @@
 """Per-workspace, per-month rollups (pure logic).
 
-Each event contributes counters to three items of the rollups table, all under the workspace's
-partition key (docs/data-model.md):
-  W#<month>                       workspace totals and the set of active agents
-  M#<month>#A#<agent>             per agent: events by type, tasks by task type, errors
-  M#<month>#A#<agent>#M#<model>   per agent and model: tokens by kind, cost, invocations, durations
-Counters only ever grow by ADD, and each event is applied at most once (see costmetrics.stream).
+Each event contributes counters to rollup items of its workspace (docs/data-model.md):
+  workspace    (month)            workspace totals and the set of active agents
+  agent        (month, agent)     per agent: events by type, tasks by task type, errors
+  agent_model  (month, agent, model)  per agent and model: tokens by kind, cost, invocations, durations
+and to the activity log's counters of events per UTC day and hour (of the workspace and of the agent).
+Counters only ever grow by ADD, and each event is applied at most once (see costmetrics.stream); how the
+items are keyed and stored is costmetrics.repositories.rollups' business.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from costmetrics import periods
 from costmetrics.events import (
@@ -28,56 +29,34 @@ from costmetrics.events import (
 from costmetrics.numbers import ZERO, from_pico, to_pico
 from costmetrics.pricing import UNKNOWN_PROVIDER, PriceVersion, TokenUsage, cost_of
 
-MARKER_SK = "applied"
 ALL_TASK_TYPES = (*TASK_TYPES, OTHER_TASK_TYPE, UNSPECIFIED_TASK_TYPE)
 Number = int
 
-
-def workspace_sk(month: str) -> str:
-    return f"W#{month}"
+RollupKind = Literal["workspace", "agent", "agent_model", "day", "agent_day", "hour", "agent_hour"]
 
 
-def month_prefix(month: str) -> str:
-    return f"M#{month}#"
+class RollupItem(NamedTuple):
+    """Which rollup item counters go to: a kind, the workspace, its period (a month for the month kinds, a
+    UTC day or hour for the activity counters), and the agent and model where the kind has them. The
+    table's keys for it are costmetrics.repositories.rollups' business."""
 
-
-def agent_sk(month: str, agent_id: str) -> str:
-    return f"M#{month}#A#{agent_id}"
-
-
-def agent_model_sk(month: str, agent_id: str, model_id: str) -> str:
-    return f"M#{month}#A#{agent_id}#M#{model_id}"
-
-
-def day_sk(day: str, agent_id: str | None = None) -> str:
-    """Events per UTC day (of the workspace, or of one agent), by type: the activity log's totals."""
-    return f"DA#{agent_id}#{day}" if agent_id else f"DT#{day}"
-
-
-def hour_sk(hour: str, agent_id: str | None = None) -> str:
-    """Events per UTC hour, by type: totals and offsets inside a day without reading events."""
-    return f"HA#{agent_id}#{hour}" if agent_id else f"HT#{hour}"
-
-
-def marker_pk(workspace_id: str, event_id: str) -> str:
-    """The key of the record that an event was applied; it starts with the workspace like all tenant keys."""
-    return f"{workspace_id}#E#{event_id}"
+    workspace_id: str
+    kind: RollupKind
+    period: str
+    agent_id: str | None = None
+    model: str | None = None
 
 
 @dataclass
 class Delta:
-    """What to add to one rollup item: counters (ADD), string-set members (ADD, idempotent), and labels."""
+    """What to add to one rollup item: counters (ADD), string-set members (ADD, idempotent), and labels
+    (SET: the model's provider and category; the labels that say which item it is come with its key)."""
 
-    pk: str
-    sk: str
+    item: RollupItem
     adds: dict[str, Number] = field(default_factory=dict)
     members: dict[str, set[str]] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return self.pk, self.sk
 
     def add(self, counters: Mapping[str, Number]) -> None:
         for name, value in counters.items():
@@ -104,20 +83,18 @@ def contributions(event: StoredEvent, price: PriceVersion | None) -> list[Delta]
     elif event.event_type == "error":
         common["errors"] = 1
 
-    workspace = Delta(ws, workspace_sk(month), labels={"kind": "workspace", "month": month})
+    workspace = Delta(RollupItem(ws, "workspace", month))
     workspace.add(common)
     workspace.members["activeAgents"] = {agent_id}
-    agent = Delta(
-        ws, agent_sk(month, agent_id), labels={"kind": "agent", "month": month, "agentId": agent_id}
-    )
+    agent = Delta(RollupItem(ws, "agent", month, agent_id))
     agent.add(common)
     day, hour = periods.day_of(event.created_at), periods.hour_of(event.created_at)
     counted: dict[str, Number] = {"events": 1, f"evt_{event.event_type}": 1}
     counters = [
-        Delta(ws, day_sk(day), dict(counted), labels={"kind": "day"}),
-        Delta(ws, day_sk(day, agent_id), dict(counted), labels={"kind": "agent_day"}),
-        Delta(ws, hour_sk(hour), dict(counted), labels={"kind": "hour"}),
-        Delta(ws, hour_sk(hour, agent_id), dict(counted), labels={"kind": "agent_hour"}),
+        Delta(RollupItem(ws, "day", day), dict(counted)),
+        Delta(RollupItem(ws, "agent_day", day, agent_id), dict(counted)),
+        Delta(RollupItem(ws, "hour", hour), dict(counted)),
+        Delta(RollupItem(ws, "agent_hour", hour, agent_id), dict(counted)),
     ]
     if event.event_type == "task_completed":
         agent.add({f"task_{rollup_task_type(event.details)}": 1})
@@ -142,11 +119,7 @@ def contributions(event: StoredEvent, price: PriceVersion | None) -> list[Delta]
             usage_counters |= {"durationUsTotal": int(details.duration_ms * 1000), "durationCount": 1}
         if not details.success:
             usage_counters["failedInvocations"] = 1
-        model = Delta(
-            ws,
-            agent_model_sk(month, agent_id, details.model),
-            labels={"kind": "agent_model", "month": month, "agentId": agent_id, "model": details.model},
-        )
+        model = Delta(RollupItem(ws, "agent_model", month, agent_id, details.model))
         if price is None:
             usage_counters |= {"unpricedInvocations": 1, "unpricedTokens": usage.total}
             model.defaults["provider"] = UNKNOWN_PROVIDER
@@ -163,28 +136,29 @@ def contributions(event: StoredEvent, price: PriceVersion | None) -> list[Delta]
 
 def merge_deltas(deltas: Iterable[Delta]) -> list[Delta]:
     """One delta per rollup item: this is what makes writes one per item per batch, not one per event."""
-    merged: dict[tuple[str, str], Delta] = {}
+    merged: dict[RollupItem, Delta] = {}
     for delta in deltas:
-        if delta.key in merged:
-            merged[delta.key].merge(delta)
+        if delta.item in merged:
+            merged[delta.item].merge(delta)
         else:
-            copy = Delta(delta.pk, delta.sk)
+            copy = Delta(delta.item)
             copy.merge(delta)
-            merged[delta.key] = copy
+            merged[delta.item] = copy
     return list(merged.values())
 
 
 @dataclass
 class Contribution:
-    """An event ready to apply: its marker key and its deltas."""
+    """An event ready to apply, with its deltas."""
 
     event: StoredEvent
     sequence_number: str
     deltas: list[Delta]
 
     @property
-    def marker(self) -> tuple[str, str]:
-        return marker_pk(self.event.workspace_id, self.event.id), MARKER_SK
+    def event_ref(self) -> tuple[str, str]:
+        """(workspace, event id): the event whose application is recorded once (its marker)."""
+        return self.event.workspace_id, self.event.id
 
 
 @dataclass
@@ -193,18 +167,18 @@ class _Group:
     needs, one marker per event plus one update per distinct item, are known without recounting)."""
 
     entries: list[Contribution] = field(default_factory=list)
-    keys: set[tuple[str, str]] = field(default_factory=set)
+    items: set[RollupItem] = field(default_factory=set)
 
     @property
     def actions(self) -> int:
-        return len(self.entries) + len(self.keys)
+        return len(self.entries) + len(self.items)
 
-    def actions_with(self, entries: int, keys: Iterable[tuple[str, str]]) -> int:
-        return self.actions + entries + sum(1 for key in set(keys) if key not in self.keys)
+    def actions_with(self, entries: int, items: Iterable[RollupItem]) -> int:
+        return self.actions + entries + sum(1 for item in set(items) if item not in self.items)
 
-    def add(self, entries: list[Contribution], keys: Iterable[tuple[str, str]]) -> None:
+    def add(self, entries: list[Contribution], items: Iterable[RollupItem]) -> None:
         self.entries.extend(entries)
-        self.keys.update(keys)
+        self.items.update(items)
 
 
 # How many of the newest open transactions a piece may join: bounds the planning work per piece, so that
@@ -225,21 +199,21 @@ def plan_chunks(entries: list[Contribution], max_actions: int = 100) -> list[lis
         # An agent too large for one transaction is cut into pieces that each fit.
         piece = _Group()
         for entry in group:
-            keys = [d.key for d in entry.deltas]
-            if piece.entries and piece.actions_with(1, keys) > max_actions:
+            items = [d.item for d in entry.deltas]
+            if piece.entries and piece.actions_with(1, items) > max_actions:
                 pieces.append(piece)
                 piece = _Group()
-            piece.add([entry], keys)
+            piece.add([entry], items)
         pieces.append(piece)
     chunks: list[_Group] = []
     open_chunks: list[_Group] = []
     for piece in sorted(pieces, key=lambda p: p.actions, reverse=True):
         for chunk in open_chunks[-PACKING_WINDOW:]:
-            if chunk.actions_with(len(piece.entries), piece.keys) <= max_actions:
-                chunk.add(piece.entries, piece.keys)
+            if chunk.actions_with(len(piece.entries), piece.items) <= max_actions:
+                chunk.add(piece.entries, piece.items)
                 break
         else:
-            chunk = _Group(list(piece.entries), set(piece.keys))
+            chunk = _Group(list(piece.entries), set(piece.items))
             chunks.append(chunk)
             open_chunks.append(chunk)
         if chunk.actions >= max_actions:
@@ -247,11 +221,11 @@ def plan_chunks(entries: list[Contribution], max_actions: int = 100) -> list[lis
     return [chunk.entries for chunk in chunks]
 
 
-# --- Reading rollup items back -------------------------------------------------------------------
+# --- Rollup counters as figures --------------------------------------------------------------------
 
 
-def _int(item: Mapping[str, Any], name: str) -> int:
-    return int(item.get(name, 0))
+def _int(counters: Mapping[str, Any], name: str) -> int:
+    return int(counters.get(name, 0))
 
 
 @dataclass(frozen=True)
@@ -272,20 +246,21 @@ class UsageTotals:
     failed_invocations: int = 0
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> UsageTotals:
+    def from_counters(cls, counters: Mapping[str, Any]) -> UsageTotals:
+        """The usage counted by `contributions` (counter name → value; a missing counter is 0)."""
         return cls(
-            invocations=_int(item, "invocations"),
-            input_tokens=_int(item, "inputTokens"),
-            output_tokens=_int(item, "outputTokens"),
-            cache_read_tokens=_int(item, "cacheReadTokens"),
-            cache_write_tokens=_int(item, "cacheWriteTokens"),
-            input_cost=from_pico(_int(item, "inputCostPico")),
-            output_cost=from_pico(_int(item, "outputCostPico")),
-            unpriced_invocations=_int(item, "unpricedInvocations"),
-            unpriced_tokens=_int(item, "unpricedTokens"),
-            duration_ms_total=Decimal(_int(item, "durationUsTotal")) / 1000,
-            duration_count=_int(item, "durationCount"),
-            failed_invocations=_int(item, "failedInvocations"),
+            invocations=_int(counters, "invocations"),
+            input_tokens=_int(counters, "inputTokens"),
+            output_tokens=_int(counters, "outputTokens"),
+            cache_read_tokens=_int(counters, "cacheReadTokens"),
+            cache_write_tokens=_int(counters, "cacheWriteTokens"),
+            input_cost=from_pico(_int(counters, "inputCostPico")),
+            output_cost=from_pico(_int(counters, "outputCostPico")),
+            unpriced_invocations=_int(counters, "unpricedInvocations"),
+            unpriced_tokens=_int(counters, "unpricedTokens"),
+            duration_ms_total=Decimal(_int(counters, "durationUsTotal")) / 1000,
+            duration_count=_int(counters, "durationCount"),
+            failed_invocations=_int(counters, "failedInvocations"),
         )
 
     def __add__(self, other: UsageTotals) -> UsageTotals:
@@ -344,48 +319,30 @@ class MonthRollups:
     agents: dict[str, AgentMonth] = field(default_factory=dict)
     models: list[AgentModelMonth] = field(default_factory=list)
 
-    @classmethod
-    def from_items(cls, month: str, items: Iterable[Mapping[str, Any]]) -> MonthRollups:
-        result = cls(month)
-        for item in items:
-            kind = item.get("kind")
-            if kind == "agent":
-                agent = agent_month_from_item(item)
-                result.agents[agent.agent_id] = agent
-            elif kind == "agent_model":
-                result.models.append(
-                    AgentModelMonth(
-                        agent_id=str(item["agentId"]),
-                        model=str(item["model"]),
-                        provider=str(item.get("provider", UNKNOWN_PROVIDER)),
-                        category=item.get("category"),
-                        usage=UsageTotals.from_item(item),
-                    )
-                )
-        return result
-
     def models_of(self, agent_id: str) -> list[AgentModelMonth]:
         return [m for m in self.models if m.agent_id == agent_id]
 
 
-def agent_month_from_item(item: Mapping[str, Any]) -> AgentMonth:
+def agent_month(agent_id: str, counters: Mapping[str, Any]) -> AgentMonth:
+    """An agent's month from the counters of its agent item."""
     return AgentMonth(
-        agent_id=str(item["agentId"]),
-        events=_int(item, "events"),
-        events_by_type={t: _int(item, f"evt_{t}") for t in EVENT_TYPES},
-        tasks=_int(item, "tasks"),
-        errors=_int(item, "errors"),
-        tasks_by_type={t: _int(item, f"task_{t}") for t in ALL_TASK_TYPES if item.get(f"task_{t}")},
-        usage=UsageTotals.from_item(item),
+        agent_id=agent_id,
+        events=_int(counters, "events"),
+        events_by_type={t: _int(counters, f"evt_{t}") for t in EVENT_TYPES},
+        tasks=_int(counters, "tasks"),
+        errors=_int(counters, "errors"),
+        tasks_by_type={t: _int(counters, f"task_{t}") for t in ALL_TASK_TYPES if counters.get(f"task_{t}")},
+        usage=UsageTotals.from_counters(counters),
     )
 
 
-def workspace_month_from_item(item: Mapping[str, Any]) -> WorkspaceMonth:
+def workspace_month(month: str, counters: Mapping[str, Any]) -> WorkspaceMonth:
+    """A workspace's month from the counters and the active-agent set of its workspace item."""
     return WorkspaceMonth(
-        month=str(item["month"]),
-        events=_int(item, "events"),
-        tasks=_int(item, "tasks"),
-        errors=_int(item, "errors"),
-        active_agents=frozenset(item.get("activeAgents", set())),
-        usage=UsageTotals.from_item(item),
+        month=month,
+        events=_int(counters, "events"),
+        tasks=_int(counters, "tasks"),
+        errors=_int(counters, "errors"),
+        active_agents=frozenset(counters.get("activeAgents", set())),
+        usage=UsageTotals.from_counters(counters),
     )

@@ -120,4 +120,4 @@ def _apply_exactly_once(
             return
         # Some events were applied by an earlier delivery: apply only the others.
         outcome.already_applied += len(present)
-        chunk = [entry for entry in chunk if entry.marker not in present]
+        chunk = [entry for entry in chunk if entry.event_ref not in present]

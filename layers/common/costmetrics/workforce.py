@@ -28,6 +28,7 @@ from costmetrics.agents import (
     agents_as_of,
 )
 from costmetrics.budgets import MonthProjection, ProjectionStatus, month_projection
+from costmetrics.month_view import month_view
 from costmetrics.numbers import ZERO, Money, Pct, Quantity, Ratio3, Ratio4, percent, ratio, rounded
 from costmetrics.repositories import agents as agents_repo
 from costmetrics.repositories import rollups as rollups_repo
@@ -272,14 +273,9 @@ def summarize(
     )
 
 
-def _view(workspace_id: str, month: str) -> tuple[list[Agent], MonthRollups]:
-    rollups = rollups_repo.month_rollups(workspace_id, month)
-    return agents_repo.agents_in_month(workspace_id, month, set(rollups.agents)), rollups
-
-
 def summary_for(workspace_id: str, month: str, now: datetime) -> WorkforceSummary:
-    agents, rollups = _view(workspace_id, month)
-    return summarize(month, agents, rollups, month_projection(month, now))
+    view = month_view(workspace_id, month)
+    return summarize(month, view.agents, view.rollups, month_projection(month, now))
 
 
 def agent_rows(agents: list[Agent], rollups: MonthRollups, projection: MonthProjection) -> AgentROIList:
@@ -290,8 +286,8 @@ def agent_rows(agents: list[Agent], rollups: MonthRollups, projection: MonthProj
 
 
 def agents_for(workspace_id: str, month: str, now: datetime) -> AgentROIList:
-    agents, rollups = _view(workspace_id, month)
-    return agent_rows(agents, rollups, month_projection(month, now))
+    view = month_view(workspace_id, month)
+    return agent_rows(view.agents, view.rollups, month_projection(month, now))
 
 
 # --- Trends -------------------------------------------------------------------------------------------

@@ -1,4 +1,9 @@
-"""The agents table: pk = workspace id, sk = A#<agentId>."""
+"""The agents table (docs/data-model.md): pk = workspace id, and by sort key
+  A#<agentId>            the agent as it is now
+  H#<agentId>#<month>    the agent as the last change of that month left it (H#<agentId>#0000-00: as it
+                         was first registered)
+  SETTINGS#alerts        the workspace's alert settings
+Only this module builds these keys and maps agents to items and back."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from costmetrics import aws, periods
-from costmetrics.agents import ORIGIN, Agent, agent_sk, agents_as_of, history_sk
+from costmetrics.agents import Agent, AgentHistory, agents_as_of
 from costmetrics.config import settings
 from costmetrics.repositories import batch_get, query_all
 
@@ -20,15 +25,54 @@ def _table() -> Table:
     return aws.table(settings().agents_table)
 
 
+def _agent_sk(agent_id: str) -> str:
+    return f"A#{agent_id}"
+
+
+# The month of an agent's first values: it sorts before every month.
+ORIGIN = "0000-00"
+
+
+def _history_sk(agent_id: str, month: str) -> str:
+    """The agent as it stood in `month`: written by every change, the last change of a month wins.
+    `ORIGIN` holds the values the agent was first registered with."""
+    return f"H#{agent_id}#{month}"
+
+
+_CENTS = Decimal("0.01")
+
+
+def _to_item(agent: Agent, sk: str | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": agent.workspace_id,
+        "sk": sk or _agent_sk(agent.id),
+        **agent.model_dump(exclude={"workspace_id", "created_at", "updated_at"}),
+        # Fixed-point amounts: DynamoDB numbers without exponent notation, whatever the JSON said.
+        "human_equivalent_salary": agent.human_equivalent_salary.quantize(_CENTS),
+        "estimated_hours_saved": agent.estimated_hours_saved.quantize(_CENTS),
+        "cost_budget_monthly": agent.cost_budget_monthly.quantize(_CENTS),
+        "created_at": periods.stored(agent.created_at),
+        "updated_at": periods.stored(agent.updated_at),
+    }
+    return {name: value for name, value in item.items() if value is not None}
+
+
+def _from_item(item: dict[str, Any]) -> Agent:
+    fields = {name: item.get(name) for name in Agent.model_fields if name not in {"workspace_id"}}
+    fields["created_at"] = periods.parse_stored(item["created_at"])
+    fields["updated_at"] = periods.parse_stored(item["updated_at"])
+    return Agent(workspace_id=item["pk"], **fields)
+
+
 def put_agent(agent: Agent, *, created: bool) -> None:
     """Stores the agent and its snapshot for the month of the change (which keeps past months' values);
     a new agent also keeps its first values (ORIGIN) for activity backfilled before its registration."""
     month = periods.month_of(agent.updated_at)
     with _table().batch_writer() as batch:
-        batch.put_item(Item=agent.to_item())
-        batch.put_item(Item=agent.to_item(history_sk(agent.id, month)))
+        batch.put_item(Item=_to_item(agent))
+        batch.put_item(Item=_to_item(agent, _history_sk(agent.id, month)))
         if created:
-            batch.put_item(Item=agent.to_item(history_sk(agent.id, ORIGIN)))
+            batch.put_item(Item=_to_item(agent, _history_sk(agent.id, ORIGIN)))
 
 
 class ConcurrentChange(Exception):
@@ -46,12 +90,12 @@ def replace_agent_if_unchanged(agent: Agent, seen: Agent) -> None:
         {
             "Put": {
                 "TableName": name,
-                "Item": agent.to_item(),
+                "Item": _to_item(agent),
                 "ConditionExpression": "updated_at = :seen",
                 "ExpressionAttributeValues": {":seen": periods.stored(seen.updated_at)},
             }
         },
-        {"Put": {"TableName": name, "Item": agent.to_item(history_sk(agent.id, month))}},
+        {"Put": {"TableName": name, "Item": _to_item(agent, _history_sk(agent.id, month))}},
     ]
     try:
         aws.dynamodb_client().transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
@@ -62,10 +106,9 @@ def replace_agent_if_unchanged(agent: Agent, seen: Agent) -> None:
 
 
 def get_agent(workspace_id: str, agent_id: str) -> Agent | None:
-    item = (
-        _table().get_item(Key={"pk": workspace_id, "sk": agent_sk(agent_id)}, ConsistentRead=True).get("Item")
-    )
-    return Agent.from_item(item) if item else None
+    key = {"pk": workspace_id, "sk": _agent_sk(agent_id)}
+    item = _table().get_item(Key=key, ConsistentRead=True).get("Item")
+    return _from_item(item) if item else None
 
 
 def agents_of_workspace(workspace_id: str) -> list[Agent]:
@@ -75,17 +118,32 @@ def agents_of_workspace(workspace_id: str) -> list[Agent]:
         KeyConditionExpression="pk = :ws AND begins_with(sk, :prefix)",
         ExpressionAttributeValues={":ws": workspace_id, ":prefix": "A#"},
     )
-    return [Agent.from_item(item) for item in items]
+    return [_from_item(item) for item in items]
 
 
-def registry_history(workspace_id: str) -> list[dict[str, Any]]:
-    """Every agent item and history item of a workspace (agents + their changes, never events): one
-    Query. agents.agents_as_of turns it into the registry of any month."""
-    return query_all(
+def registry_history(workspace_id: str) -> list[AgentHistory]:
+    """The history of every agent of a workspace, by agent id, from its agent and history items (agents
+    and their changes, never events): one Query. agents.agents_as_of turns it into the registry of any
+    month."""
+    items = query_all(
         _table(),
         KeyConditionExpression="pk = :ws AND sk BETWEEN :first AND :last",
         ExpressionAttributeValues={":ws": workspace_id, ":first": "A#", ":last": "H#~"},
     )
+    snapshots: dict[str, dict[str, Agent]] = {}
+    current: dict[str, Agent] = {}
+    for item in items:
+        sk = str(item["sk"])
+        if sk.startswith("H#"):
+            agent_id, _, changed = sk[2:].rpartition("#")
+            snapshots.setdefault(agent_id, {})[changed] = _from_item(item)
+        elif sk.startswith("A#"):
+            current[sk[2:]] = _from_item(item)
+    histories = []
+    for agent_id, agent in sorted(current.items()):
+        changes = dict(snapshots.get(agent_id, {}))
+        histories.append(AgentHistory(agent, first=changes.pop(ORIGIN, None), changes=changes))
+    return histories
 
 
 def agents_in_month(
@@ -98,7 +156,7 @@ def agents_in_month(
 def registered_agent_ids(workspace_id: str, agent_ids: Iterable[str]) -> set[str]:
     """Which of `agent_ids` are registered in the workspace: BatchGetItem of keys only."""
     wanted = sorted(set(agent_ids))
-    keys = [{"pk": workspace_id, "sk": agent_sk(agent_id)} for agent_id in wanted]
+    keys = [{"pk": workspace_id, "sk": _agent_sk(agent_id)} for agent_id in wanted]
     items = batch_get(aws.dynamodb_client(), settings().agents_table, keys, projection="sk")
     return {str(item["sk"])[2:] for item in items}
 
