@@ -1,5 +1,5 @@
 """The OpenAPI 3.1 document of the whole API, merged from the Powertools resolvers of the template's API
-functions. `python -m local_stack.openapi` (or `make openapi`) writes it to docs/openapi.json, the one
+functions. `python -m tools.openapi` (or `make openapi`) writes it to docs/openapi.json, the one
 committed document; DocsFunction serves it through functions/docs/openapi.json, a symbolic link that
 `sam build` copies as the file. tests/unit/test_openapi.py fails when the document differs from what this
 produces or when the template's routes and the document's operations differ.
