@@ -43,7 +43,7 @@ def _noun(model: type[BaseModel]) -> str:
     return str(getattr(model, "NOUN", "resource"))
 
 
-def _problems(error: ValidationError, field: str = "") -> list[tuple[str, str]]:
+def problems(error: ValidationError, field: str = "") -> list[tuple[str, str]]:
     """(field, problem) of each error of a validation, in JSON names (under `field` when given)."""
     found = []
     for item in error.errors(include_url=False):
@@ -53,11 +53,11 @@ def _problems(error: ValidationError, field: str = "") -> list[tuple[str, str]]:
     return found
 
 
-def _invalid(problems: list[tuple[str, str]], lead: str = "") -> InvalidRequest:
-    message = "; ".join(f"{field}: {problem}" if field else problem for field, problem in problems)
+def _invalid(found: list[tuple[str, str]], lead: str = "") -> InvalidRequest:
+    message = "; ".join(f"{field}: {problem}" if field else problem for field, problem in found)
     return InvalidRequest(
         f"{lead}{message}",
-        details=[{"in": "body", "field": field or "body", "problem": problem} for field, problem in problems],
+        details=[{"in": "body", "field": field or "body", "problem": problem} for field, problem in found],
     )
 
 
@@ -78,7 +78,7 @@ def read_body(kind: Any, body: Any, *, method: str) -> Any:
     try:
         return kind.model_validate(body)
     except ValidationError as error:
-        raise _invalid(_problems(error)) from None
+        raise _invalid(problems(error)) from None
 
 
 def replacement[M: BaseModel](model: type[M], body: Any) -> M:
@@ -101,7 +101,7 @@ def replacement[M: BaseModel](model: type[M], body: Any) -> M:
         validated = model.model_validate(body)
     except ValidationError as error:
         # pydantic's own "Field required" says less than MISSING about the same fields.
-        bad = [(field, problem) for field, problem in _problems(error) if field not in absent]
+        bad = [(field, problem) for field, problem in problems(error) if field not in absent]
         raise _invalid(missing + bad, lead) from None
     if missing:
         raise _invalid(missing, lead)
@@ -164,7 +164,7 @@ class Patch[M: BaseModel]:
             try:
                 parameters[name] = _value_of(fields[name]).validate_python(patch[name])
             except ValidationError as error:
-                raise _invalid(_problems(error, name)) from None
+                raise _invalid(problems(error, name)) from None
         return cls(model, patch, parameters)
 
     def applied_to(self, current: dict[str, Any]) -> M:
@@ -177,4 +177,4 @@ class Patch[M: BaseModel]:
         try:
             return self.model.model_validate(merged)
         except ValidationError as error:
-            raise _invalid(_problems(error)) from None
+            raise _invalid(problems(error)) from None
