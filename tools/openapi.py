@@ -7,8 +7,9 @@ produces or when the template's routes and the document's operations differ.
 Who documents what:
 - each route's decorator: its summary, tag, parameters, 200 body (return type, or `responses=` where the
   handler returns a Response) and the error answers of its handler (costmetrics.api.openapi_responses);
-- each route's `openapi_extensions=request_body(...)`: the request body it reads with parse_body(), whose
-  schema this module builds from the request model (costmetrics.api.REQUEST_MODELS);
+- each route's `openapi_extensions=`: the request body it reads; for a body read with parse_body(),
+  `request_body(...)`, whose schema this module builds from the request model
+  (costmetrics.api.REQUEST_MODELS);
 - this module: what API Gateway does in front of the handlers, read from template.yaml (the Cognito
   bearer scheme and its 401 on authorized routes, none on the others), and the document's info, tags and
   servers.
@@ -280,10 +281,6 @@ def build() -> dict[str, Any]:
             operation["security"] = []
         if (method, path) in key_routes:
             operation["security"] = INGEST_SECURITY
-        if (method, path) == ("POST", "/v1/traces"):
-            from costmetrics.otlp import OPENAPI_REQUEST
-
-            operation["requestBody"] = OPENAPI_REQUEST
         for parameter in operation.get("parameters", []):
             parameter["schema"] = _without_null(parameter["schema"])
 

@@ -69,6 +69,8 @@ def post_activity() -> Any:
     summary="OpenTelemetry traces (OTLP/HTTP): GenAI model and tool spans become events (ingest key)",
     tags=["OpenTelemetry"],
     responses=openapi_responses(400, 403, 413, 415, 503, ok=cast(OpenAPIResponse, otlp.OPENAPI_OK)),
+    # Protobuf or OTLP/JSON, decoded by costmetrics.otlp rather than read with parse_body.
+    openapi_extensions={"requestBody": otlp.OPENAPI_REQUEST},
 )
 def post_traces() -> Response[Any]:
     principal = caller(app, auth.INGESTERS)
