@@ -58,7 +58,7 @@ browser: ## Debian's chromium for the console's browser tests (apt-get install, 
 	fi
 
 screenshots: $(STAMP) browser ## Screenshots of the console's views (laptop and phone) into the state dir's screenshots/
-	COSTMETRICS_CHROMIUM=$(CHROMIUM) $(PY) -m local_stack.screenshots
+	COSTMETRICS_CHROMIUM=$(CHROMIUM) $(PY) -m tools.screenshots
 
 unit: $(STAMP) ## Unit tests only (no AWS emulation)
 	$(PY) -m pytest tests/unit $(RANDOM_ORDER) $(PYTEST_ARGS)
@@ -117,13 +117,13 @@ sam-image: ## Build the offline python3.13 Lambda base image (needs ../shared/to
 	bash ../shared/tools/lambda-base-image
 
 sam-local: $(STAMP) ## Every function through sam local invoke and start-api, against a local stack of its own
-	$(PY) -m local_stack.sam_check --build-image
+	$(PY) -m tools.sam_check --build-image
 
 sam-local-test: $(STAMP) ## The sam local check as a test: runs with Docker, skips (saying why) without
 	$(PY) -m pytest -m sam tests/e2e/test_sam_local.py -rs $(PYTEST_ARGS)
 
 openapi: $(STAMP) ## Regenerate docs/openapi.json (and DocsFunction's copy) from the routes
-	$(PY) -m local_stack.openapi
+	$(PY) -m tools.openapi
 
 invoke: $(STAMP) ## Run one function with an event file against `make local`: make invoke FUNCTION=.. EVENT=..
 	$(PY) -m local_stack.invoke $(FUNCTION) $(EVENT)

@@ -331,7 +331,7 @@ def _serve(settings: LocalSettings, output: Any, started: float, stoppers: list[
         if not poller.wait_until_drained(DRAIN_TIMEOUT_SECONDS):
             log.warning("the stream poller has not caught up after %.0f s", DRAIN_TIMEOUT_SECONDS)
     elif settings.demo:
-        from local_stack.demo import load_demo
+        from tools.demo import load_demo
 
         try:
             demo = load_demo(

@@ -14,11 +14,12 @@ from costmetrics import activity, auth, ingestion, otlp, periods
 from costmetrics.api import (
     caller,
     create_app,
-    json_body,
     json_of,
     json_response,
     lambda_entry,
     openapi_responses,
+    parse_body,
+    request_body,
 )
 from costmetrics.config import settings
 from costmetrics.events import AGENT_ID, EventType
@@ -47,11 +48,12 @@ def instant(what: str) -> dict[str, Any]:
         415,
         ok=json_of(ingestion.IngestResult, "Counts of accepted and duplicate events, and each rejection"),
     ),
+    openapi_extensions=request_body(ingestion.ActivityBatch, "A batch of activity events"),
 )
 def post_activity() -> Any:
     principal = caller(app, auth.INGESTERS)
     result = ingestion.ingest(
-        json_body(app),
+        parse_body(app, ingestion.ActivityBatch),
         workspace_id=principal.workspace_id,
         now=periods.utcnow(),
         retention_days=settings().event_retention_days,
@@ -67,6 +69,8 @@ def post_activity() -> Any:
     summary="OpenTelemetry traces (OTLP/HTTP): GenAI model and tool spans become events (ingest key)",
     tags=["OpenTelemetry"],
     responses=openapi_responses(400, 403, 413, 415, 503, ok=cast(OpenAPIResponse, otlp.OPENAPI_OK)),
+    # Protobuf or OTLP/JSON, decoded by costmetrics.otlp rather than read with parse_body.
+    openapi_extensions={"requestBody": otlp.OPENAPI_REQUEST},
 )
 def post_traces() -> Response[Any]:
     principal = caller(app, auth.INGESTERS)

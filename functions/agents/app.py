@@ -9,17 +9,19 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from costmetrics import auth, ingest_keys, periods, registry
-from costmetrics.agents import AgentList, AgentOut
+from costmetrics.agents import AgentIn, AgentList, AgentOut
 from costmetrics.api import (
     caller,
     create_app,
-    json_body,
     json_of,
     json_response,
     lambda_entry,
     openapi_responses,
+    parse_body,
+    request_body,
 )
 from costmetrics.events import AGENT_ID
+from costmetrics.writes import Patch
 
 app = create_app()
 TAGS = ["Agents"]
@@ -40,10 +42,11 @@ AgentId = Annotated[
     summary="Create or replace an agent, every field given (admin)",
     tags=TAGS,
     responses=openapi_responses(400, 403, 413, 415),
+    openapi_extensions=request_body(AgentIn, "The whole agent (snake_case fields)"),
 )
 def put_agent(agentId: AgentId) -> AgentOut:
     principal = caller(app, auth.ADMINS)
-    return registry.register(principal.workspace_id, agentId, json_body(app))
+    return registry.register(principal.workspace_id, agentId, parse_body(app, AgentIn))
 
 
 @app.patch(
@@ -51,10 +54,13 @@ def put_agent(agentId: AgentId) -> AgentOut:
     summary="Change some fields of an agent: a JSON Merge Patch (admin)",
     tags=TAGS,
     responses=openapi_responses(400, 403, 404, 409, 413, 415),
+    openapi_extensions=request_body(
+        Patch[AgentIn], "The agent's fields to change; a 404 for an agent not registered"
+    ),
 )
 def patch_agent(agentId: AgentId) -> AgentOut:
     principal = caller(app, auth.ADMINS)
-    return registry.amend(principal.workspace_id, agentId, json_body(app, merge_patch=True))
+    return registry.amend(principal.workspace_id, agentId, parse_body(app, Patch[AgentIn]))
 
 
 @app.get(
@@ -94,10 +100,12 @@ KEY_TAGS = ["Ingest keys"]
         ok=json_of(ingest_keys.CreatedKey, "The new key, with the key itself, shown this once"),
         status=201,
     ),
+    openapi_extensions=request_body(ingest_keys.NewKey, "The new key's name"),
 )
 def create_ingest_key() -> Any:
     principal = caller(app, auth.ADMINS)
-    created = ingest_keys.create(principal.workspace_id, json_body(app), principal.subject, periods.utcnow())
+    request = parse_body(app, ingest_keys.NewKey)
+    created = ingest_keys.create(principal.workspace_id, request, principal.subject, periods.utcnow())
     return json_response(201, created.model_dump(mode="json"))
 
 

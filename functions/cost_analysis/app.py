@@ -12,13 +12,15 @@ from costmetrics.api import (
     MonthQuery,
     caller,
     create_app,
-    json_body,
     json_or_csv,
     lambda_entry,
     negotiated,
     openapi_responses,
+    parse_body,
+    request_body,
 )
 from costmetrics.pricing import MODEL_ID
+from costmetrics.writes import Patch
 
 app = create_app()
 TAGS = ["Cost analysis"]
@@ -131,10 +133,11 @@ def get_alert_settings() -> alerts.AlertSettings:
     summary="Set the workspace's budget-alert thresholds and forecast alert, every field given (admin)",
     tags=TAGS,
     responses=openapi_responses(400, 403, 413, 415),
+    openapi_extensions=request_body(alerts.AlertSettings, "The whole alert settings"),
 )
 def put_alert_settings() -> alerts.AlertSettings:
     principal = caller(app, auth.ADMINS)
-    return alerts.set_settings(principal.workspace_id, json_body(app))
+    return alerts.set_settings(principal.workspace_id, parse_body(app, alerts.AlertSettings))
 
 
 @app.patch(
@@ -142,10 +145,11 @@ def put_alert_settings() -> alerts.AlertSettings:
     summary="Change some of the workspace's budget-alert settings: a JSON Merge Patch (admin)",
     tags=TAGS,
     responses=openapi_responses(400, 403, 409, 413, 415),
+    openapi_extensions=request_body(Patch[alerts.AlertSettings], "The alert settings to change"),
 )
 def patch_alert_settings() -> alerts.AlertSettings:
     principal = caller(app, auth.ADMINS)
-    return alerts.amend_settings(principal.workspace_id, json_body(app, merge_patch=True))
+    return alerts.amend_settings(principal.workspace_id, parse_body(app, Patch[alerts.AlertSettings]))
 
 
 @app.get(
@@ -164,10 +168,12 @@ def get_pricing() -> cost_responses.Pricing:
     summary="Set a workspace price for a model from effectiveFrom on, every field given (admin)",
     tags=TAGS,
     responses=openapi_responses(400, 403, 413, 415),
+    openapi_extensions=request_body(price_admin.PriceIn, "The workspace's whole price of the model"),
 )
 def put_price(modelId: ModelId) -> cost_responses.ModelPrice:
     principal = caller(app, auth.ADMINS)
-    return price_admin.set_workspace_price(principal.workspace_id, modelId, json_body(app), periods.utcnow())
+    price = parse_body(app, price_admin.PriceIn)
+    return price_admin.set_workspace_price(principal.workspace_id, modelId, price, periods.utcnow())
 
 
 @app.patch(
@@ -175,10 +181,16 @@ def put_price(modelId: ModelId) -> cost_responses.ModelPrice:
     summary="Change some fields of a model's price from effectiveFrom on: a JSON Merge Patch (admin)",
     tags=TAGS,
     responses=openapi_responses(400, 403, 404, 413, 415),
+    openapi_extensions=request_body(
+        Patch[price_admin.PriceIn],
+        "The price's fields to change from effectiveFrom (default: now) on. The fields not given keep "
+        "the price in force then: the workspace's own, else the catalog's; a model priced nowhere yet "
+        "is a 404 (set its whole price with PUT, provider and category included)",
+    ),
 )
 def patch_price(modelId: ModelId) -> cost_responses.ModelPrice:
     principal = caller(app, auth.ADMINS)
-    body = json_body(app, merge_patch=True)
+    body = parse_body(app, Patch[price_admin.PriceIn])
     return price_admin.amend_workspace_price(principal.workspace_id, modelId, body, periods.utcnow())
 
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from local_stack.browser import BrowserMissing, chromium_path, launch
 from tests.e2e.support import ROOT, RunningStack
+from tools.browser import BrowserMissing, chromium_path, launch
 
 READY_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 20
@@ -167,7 +167,7 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium from the system (local_stack.browser); without it the test is skipped, saying why."""
+    """Headless Chromium from the system (tools.browser); without it the test is skipped, saying why."""
     try:
         chromium_path()
     except BrowserMissing as error:

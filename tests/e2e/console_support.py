@@ -12,8 +12,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from local_stack.browser import LAPTOP
 from tests.e2e.support import RunningStack
+from tools.browser import LAPTOP
 
 SESSION_KEY = "costmetrics.console.session"
 

@@ -20,9 +20,6 @@ from urllib.parse import urlencode
 
 import pytest
 
-from local_stack.browser import LAPTOP, PHONE, VIEWS, drawn_after
-from local_stack.browser import open_view as show
-from local_stack.browser import sign_in as console_sign_in
 from tests.datasets import agent_body
 from tests.e2e.console_support import (
     Tour,
@@ -44,6 +41,9 @@ from tests.e2e.support import (
     token_claims,
     wait_for,
 )
+from tools.browser import LAPTOP, PHONE, VIEWS, drawn_after
+from tools.browser import open_view as show
+from tools.browser import sign_in as console_sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 

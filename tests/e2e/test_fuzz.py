@@ -27,7 +27,6 @@ import schemathesis
 from schemathesis.checks import CHECKS
 from schemathesis.core.failures import Failure, FailureGroup
 
-from local_stack.openapi import DOCS_FILE
 from tests.e2e.support import (
     RunningStack,
     a_day_of_work,
@@ -36,6 +35,7 @@ from tests.e2e.support import (
     now_in_month,
     write_summary,
 )
+from tools.openapi import DOCS_FILE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 

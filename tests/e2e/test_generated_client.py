@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from local_stack.openapi import DOCS_FILE
 from tests.datasets import agent_body
 from tests.e2e.support import RunningStack, a_day_of_work, admin_with_activity, now_in_month
+from tools.openapi import DOCS_FILE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 

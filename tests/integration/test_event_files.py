@@ -10,11 +10,11 @@ import pytest
 import time_machine
 
 from local_stack.apigw import LambdaContext
-from local_stack.event_files import DEMO_INGEST_KEY, EVENTS_DIR, FILES, INSTANT, render
 from local_stack.template import function_module, resources
 from tests import clock
 from tests.datasets import agent_body
 from tests.harness import Api, handler_of
+from tools.event_files import DEMO_INGEST_KEY, EVENTS_DIR, FILES, INSTANT, render
 
 
 def test_every_function_has_an_event_file() -> None:
@@ -24,7 +24,7 @@ def test_every_function_has_an_event_file() -> None:
 @pytest.mark.parametrize("name", sorted(FILES))
 def test_the_committed_file_is_what_the_factory_generates(name: str) -> None:
     committed = (EVENTS_DIR / name).read_text()
-    assert committed == render(name), f"run `python -m local_stack.event_files` to regenerate events/{name}"
+    assert committed == render(name), f"run `python -m tools.event_files` to regenerate events/{name}"
 
 
 @pytest.mark.parametrize("name", sorted(FILES))

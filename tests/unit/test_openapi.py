@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from local_stack.apigw import LambdaContext, claims_for, rest_event
-from local_stack.openapi import DOCS_FILE, REF, SECURITY_SCHEME, SERVED_FILE, build, render, version
 from local_stack.template import load, resources, routes
 from tests.reference import EXAMPLES
+from tools.openapi import DOCS_FILE, REF, SECURITY_SCHEME, SERVED_FILE, build, render, version
 
-REGENERATE = "run `make openapi` (python -m local_stack.openapi) and commit docs/openapi.json"
+REGENERATE = "run `make openapi` (python -m tools.openapi) and commit docs/openapi.json"
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""The README's sample file: `python -m local_stack.sample_events` writes valid, unique, recent events."""
+"""The README's sample file: `python -m tools.sample_events` writes valid, unique, recent events."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from costmetrics.events import StoredEvent, validate_event
-from local_stack.sample_events import main, sample_events
+from tools.sample_events import main, sample_events
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

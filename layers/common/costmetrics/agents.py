@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +30,7 @@ class AgentIn(BaseModel):
     optional one), PATCH the ones to change (costmetrics.writes)."""
 
     model_config = ConfigDict(extra="forbid")
+    NOUN: ClassVar[str] = "agent"
 
     name: Text
     status: AgentStatus

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
@@ -21,6 +21,9 @@ from costmetrics.observability import logger
 from costmetrics.repositories import agents as agents_repo
 from costmetrics.repositories import rollups as rollups_repo
 
+if TYPE_CHECKING:  # the API's input rules: not loaded by the scheduled run
+    from costmetrics.writes import Patch
+
 PARALLEL_WORKSPACES = 8
 PATCH_ATTEMPTS = 5
 
@@ -30,6 +33,7 @@ class AlertSettings(BaseModel):
     A workspace that never set them has the defaults; a PUT gives every field, a PATCH some."""
 
     model_config = ConfigDict(extra="forbid")
+    NOUN: ClassVar[str] = "alert settings"
 
     thresholds: list[JsonInteger] = Field(
         default_factory=lambda: list(DEFAULT_THRESHOLDS),
@@ -54,25 +58,20 @@ def settings_for(workspace_id: str) -> AlertSettings:
     return AlertSettings.model_validate(agents_repo.alert_settings(workspace_id))
 
 
-def set_settings(workspace_id: str, body: Any) -> AlertSettings:
-    """Replaces a workspace's alert settings from a body with every field; a 400 names each bad one."""
-    from costmetrics.writes import replacement  # the API's input rules: not loaded by the scheduled run
-
-    chosen = replacement(AlertSettings, body, "alert settings")
+def set_settings(workspace_id: str, chosen: AlertSettings) -> AlertSettings:
+    """Replaces a workspace's alert settings, given whole."""
     agents_repo.put_alert_settings(workspace_id, chosen.model_dump())
     return chosen
 
 
-def amend_settings(workspace_id: str, patch: Any) -> AlertSettings:
+def amend_settings(workspace_id: str, patch: Patch[AlertSettings]) -> AlertSettings:
     """Changes the settings a merge patch gives, and only those; a change made meanwhile by someone else
     is never overwritten (the patch is applied again to it)."""
     from costmetrics.errors import Conflict
-    from costmetrics.writes import patched
 
     for _ in range(PATCH_ATTEMPTS):
         stored, revision = agents_repo.alert_settings_revision(workspace_id)
-        current = AlertSettings.model_validate(stored)
-        chosen = patched(AlertSettings, current.model_dump(), patch, "alert settings")
+        chosen = patch.applied_to(AlertSettings.model_validate(stored).model_dump())
         try:
             agents_repo.put_alert_settings(workspace_id, chosen.model_dump(), replacing=revision)
         except agents_repo.ConcurrentChange:

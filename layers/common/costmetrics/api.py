@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, cast, get_args, get_origin
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -27,6 +27,7 @@ from costmetrics.errors import (
 )
 from costmetrics.observability import logger, metrics
 from costmetrics.periods import FIRST_MONTH, LAST_MONTH, MONTH_PATTERN
+from costmetrics.writes import Patch, read_body
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
@@ -57,6 +58,10 @@ ERROR_MEANINGS = {
     503: "Storage is busy (unavailable): send the same request again after Retry-After seconds",
 }
 MERGE_PATCH = "application/merge-patch+json"
+SCHEMAS = "#/components/schemas/"
+# The request models of the routes' bodies, by the schema name their requestBody refers to (request_body);
+# the OpenAPI document builds those schemas from the models (tools/openapi.py).
+REQUEST_MODELS: dict[str, Any] = {}
 
 MonthQuery = Annotated[
     str | None,
@@ -87,6 +92,25 @@ def openapi_responses(
             "content": {content_types.APPLICATION_JSON: {"model": ApiError}},
         }
     return documented
+
+
+def request_body(kind: Any, description: str) -> dict[str, Any]:
+    """A route's `openapi_extensions=` when it reads its body with `parse_body(app, kind)`: the requestBody,
+    whose schema the model gives (a PUT's: the whole resource; `Patch[model]`: a merge patch of it)."""
+    patch = get_origin(kind) is Patch
+    name = f"{get_args(kind)[0].__name__}Patch" if patch else kind.__name__
+    if REQUEST_MODELS.setdefault(name, kind) != kind:
+        raise ValueError(f"two request bodies are named {name}")
+    media_types = (
+        (MERGE_PATCH, content_types.APPLICATION_JSON) if patch else (content_types.APPLICATION_JSON,)
+    )
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {media_type: {"schema": {"$ref": SCHEMAS + name}} for media_type in media_types},
+        }
+    }
 
 
 def json_or_csv(model: type[BaseModel], description: str) -> OpenAPIResponse:
@@ -179,7 +203,15 @@ def caller(app: APIGatewayRestResolver, allowed: frozenset[str]) -> Principal:
     return principal
 
 
-def json_body(app: APIGatewayRestResolver, *, merge_patch: bool = False) -> Any:
+def parse_body[B](app: APIGatewayRestResolver, kind: type[B]) -> B:
+    """The request body as `kind`: a request model (a PUT's is the whole resource, every field given) or
+    `Patch[model]` (a PATCH's JSON Merge Patch), or a clear 4xx that names each bad field. The route
+    documents the same `kind` with `openapi_extensions=request_body(kind, ...)`."""
+    data = _json_body(app, merge_patch=get_origin(kind) is Patch)
+    return cast(B, read_body(kind, data, method=app.current_event.http_method))
+
+
+def _json_body(app: APIGatewayRestResolver, *, merge_patch: bool = False) -> Any:
     """The request body as JSON with exact numbers, or a clear 4xx. A merge patch (PATCH) is sent as
     application/merge-patch+json (RFC 7396) or application/json, never as a JSON Patch (RFC 6902)."""
     event = app.current_event

@@ -23,6 +23,7 @@ from pydantic import (
 from costmetrics import periods
 from costmetrics.numbers import JsonDecimal
 from costmetrics.pricing import MODEL_ID
+from costmetrics.writes import problems
 
 EventType = Literal[
     "model_invocation",
@@ -265,14 +266,9 @@ class Rejection(BaseModel):
 
 
 def describe(error: ValidationError, prefix: str = "") -> str:
-    """A one-line, human-readable account of a pydantic error, naming each offending field."""
-    parts = []
-    for item in error.errors(include_url=False):
-        loc = ".".join(str(p) for p in item["loc"] if p != "function-before[_aware_datetime(), datetime]")
-        message = item["msg"].removeprefix("Value error, ")
-        field = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "event"
-        parts.append(f"{field}: {message}")
-    return "; ".join(parts)
+    """A one-line, human-readable account of a pydantic error, naming each offending field (under
+    `prefix`, e.g. details)."""
+    return "; ".join(f"{field or 'event'}: {problem}" for field, problem in problems(error, prefix))
 
 
 def validate_event(raw: Any, *, workspace_id: str, now: datetime, retention_days: int) -> StoredEvent | str:
@@ -300,7 +296,7 @@ def validate_event(raw: Any, *, workspace_id: str, now: datetime, retention_days
         try:
             details_model.model_validate(event.details)
         except ValidationError as error:
-            return describe(error, "details.")
+            return describe(error, "details")
     return StoredEvent(
         workspace_id=workspace_id,
         id=event.id,

@@ -15,13 +15,13 @@ import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from costmetrics import periods
 from costmetrics.auth import WORKSPACE_ID
-from costmetrics.errors import InvalidRequest, NotFound
+from costmetrics.errors import NotFound
 
 KEY_PREFIX = "cmk_"
 KEY_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -157,15 +157,10 @@ def new_key(workspace_id: str, name: str, created_by: str, now: datetime) -> tup
     return record, key
 
 
-def create(workspace_id: str, body: Any, created_by: str, now: datetime) -> CreatedKey:
+def create(workspace_id: str, request: NewKey, created_by: str, now: datetime) -> CreatedKey:
     """Creates a key of the workspace; the answer is the only place the key is ever shown."""
-    from costmetrics.events import describe
     from costmetrics.repositories import ingest_keys as keys_repo
 
-    try:
-        request = NewKey.model_validate(body)
-    except ValidationError as error:
-        raise InvalidRequest(describe(error), details=[{"in": "body", "problem": describe(error)}]) from None
     record, key = new_key(workspace_id, request.name, created_by, now)
     keys_repo.put_key(record)
     return CreatedKey(**IngestKeyOut.of(record).model_dump(), key=key)

@@ -3,15 +3,56 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, PrivateAttr, model_validator
 
-from costmetrics.errors import InvalidRequest
-from costmetrics.events import MAX_EVENTS_PER_REQUEST, Rejection, StoredEvent, validate_event
+from costmetrics.events import (
+    MAX_EVENTS_PER_REQUEST,
+    IncomingEvent,
+    Rejection,
+    StoredEvent,
+    validate_event,
+)
 from costmetrics.observability import logger
 from costmetrics.repositories import agents as agents_repo
 from costmetrics.repositories import events as events_repo
+
+ENVELOPE = 'the body must be a JSON object {"events": [...]}'
+
+# The events as the JSON values they are, documented as the IncomingEvents they should be: each is validated
+# on its own (ingest_events), so that one bad event never refuses the others.
+RawEvents = Annotated[
+    list[Any],
+    PlainValidator(
+        lambda events: events,
+        json_schema_input_type=Annotated[
+            list[IncomingEvent], Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
+        ],
+    ),
+]
+
+
+class ActivityBatch(BaseModel):
+    """POST /api/activity: events validated one by one; valid ones are stored even when others fail."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: RawEvents
+
+    @model_validator(mode="before")
+    @classmethod
+    def _envelope(cls, body: Any) -> Any:
+        """The envelope's own messages, clearer than pydantic's for the one shape it has."""
+        if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+            raise ValueError(ENVELOPE)
+        if unknown := sorted(set(body) - set(cls.model_fields)):
+            raise ValueError(f"unknown field(s) in the body: {', '.join(unknown)}")
+        if not 1 <= len(body["events"]) <= MAX_EVENTS_PER_REQUEST:
+            raise ValueError(
+                f"events must hold 1 to {MAX_EVENTS_PER_REQUEST} events, got {len(body['events'])}"
+            )
+        return body
 
 
 class IngestResult(BaseModel):
@@ -32,17 +73,10 @@ def _raw_id(raw: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def ingest(body: Any, *, workspace_id: str, now: datetime, retention_days: int) -> IngestResult:
-    """Stores the valid events of `body` and explains each rejected one. Valid events are stored even
+def ingest(batch: ActivityBatch, *, workspace_id: str, now: datetime, retention_days: int) -> IngestResult:
+    """Stores the valid events of `batch` and explains each rejected one. Valid events are stored even
     when others are rejected; an event whose id is already stored with the same content is a duplicate."""
-    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
-        raise InvalidRequest('the body must be a JSON object {"events": [...]}')
-    if unknown := sorted(set(body) - {"events"}):
-        raise InvalidRequest(f"unknown field(s) in the body: {', '.join(unknown)}")
-    raw_events: list[Any] = body["events"]
-    if not 1 <= len(raw_events) <= MAX_EVENTS_PER_REQUEST:
-        raise InvalidRequest(f"events must hold 1 to {MAX_EVENTS_PER_REQUEST} events, got {len(raw_events)}")
-    return ingest_events(raw_events, workspace_id=workspace_id, now=now, retention_days=retention_days)
+    return ingest_events(batch.events, workspace_id=workspace_id, now=now, retention_days=retention_days)
 
 
 def ingest_events(

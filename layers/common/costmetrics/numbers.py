@@ -87,7 +87,7 @@ def json_integer(value: Any) -> int:
     if not number.is_finite() or number != number.to_integral_value():
         raise ValueError("Input should be a valid integer")
     # int(Decimal("1e999999999")) would build a billion-digit integer: no more digits than an integer
-    # literal may have in a body (json_body: Python's default int-string limit).
+    # literal may have in a body (api.parse_body: Python's default int-string limit).
     if number.adjusted() >= MAX_INTEGER_DIGITS:
         raise ValueError("a number with too many digits")
     return int(number)

@@ -5,18 +5,18 @@ rolled up (costmetrics.stream); a price change never reprices history."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field
 
 from costmetrics.camel import CamelModel
 from costmetrics.cost_responses import ModelPrice
 from costmetrics.errors import InvalidRequest, NotFound
-from costmetrics.events import AwareTimestamp, describe
+from costmetrics.events import AwareTimestamp
 from costmetrics.numbers import JsonDecimal
 from costmetrics.pricing import MODEL_ID, PROVIDER_ID, PriceBook, PriceVersion, Tier
 from costmetrics.repositories import prices as prices_repo
-from costmetrics.writes import patched, replacement
+from costmetrics.writes import Patch
 
 PriceAmount = Annotated[JsonDecimal, Field(ge=0, le=100_000, decimal_places=6)]
 CACHE_PRICE = "null: no price of its own, these tokens are billed at the input price"
@@ -27,6 +27,8 @@ class PriceIn(CamelModel):
     gives every field (effectiveFrom may be left out: now), PATCH the ones to change (costmetrics.writes)."""
 
     model_config = ConfigDict(extra="forbid")
+    NOUN: ClassVar[str] = "price"
+    WRITE_PARAMETERS: ClassVar[frozenset[str]] = frozenset({"effectiveFrom"})
 
     provider: str = Field(pattern=PROVIDER_ID.pattern)
     category: Tier
@@ -39,9 +41,6 @@ class PriceIn(CamelModel):
         description="When this price starts (ISO 8601 with a time zone); absent or null: now. Not a field "
         "of the price but of the write: PUT does not require it, PATCH does not merge it",
     )
-
-
-WRITE_PARAMETERS = frozenset({"effectiveFrom"})
 
 
 def _model_id(model_id: str) -> str:
@@ -69,36 +68,25 @@ def _record(workspace_id: str, model_id: str, price: PriceIn, effective: datetim
     return ModelPrice.of(version)
 
 
-def set_workspace_price(workspace_id: str, model_id: str, body: Any, now: datetime) -> ModelPrice:
-    """Records a workspace price from a body with every field. Events already rolled up keep the cost they
-    were given: a price applies to events rolled up after it is set whose createdAt is at or after
-    effectiveFrom."""
+def set_workspace_price(workspace_id: str, model_id: str, price: PriceIn, now: datetime) -> ModelPrice:
+    """Records a workspace price given whole. Events already rolled up keep the cost they were given: a
+    price applies to events rolled up after it is set whose createdAt is at or after effectiveFrom."""
     _model_id(model_id)
-    price = replacement(PriceIn, body, "price", optional=WRITE_PARAMETERS)
     return _record(workspace_id, model_id, price, price.effective_from or now)
 
 
-def amend_workspace_price(workspace_id: str, model_id: str, patch: Any, now: datetime) -> ModelPrice:
+def amend_workspace_price(
+    workspace_id: str, model_id: str, patch: Patch[PriceIn], now: datetime
+) -> ModelPrice:
     """A new workspace price from effectiveFrom (default now) on: the price in force then (the workspace's,
     else the catalog's) with the fields of a merge patch changed, e.g. only the input price."""
     _model_id(model_id)
-    when = patch.get("effectiveFrom") if isinstance(patch, dict) else None
-    try:
-        effective = _EFFECTIVE.validate_python(when) or now
-    except ValidationError as error:
-        raise InvalidRequest(
-            f"effectiveFrom: {describe(error).partition(': ')[2]}",
-            details=[{"in": "body", "field": "effectiveFrom", "problem": "expected an ISO 8601 date-time"}],
-        ) from None
+    effective = patch.parameters.get("effectiveFrom") or now
     book = PriceBook(prices_repo.price_versions(workspace_id))
     known = book.price_at(model_id, effective) or book.latest(model_id)
     if known is None:
         raise NotFound(f"{model_id} has no price yet, here or in the catalog: set one with PUT (every field)")
-    price = patched(PriceIn, _document(known), patch, "price", optional=WRITE_PARAMETERS)
-    return _record(workspace_id, model_id, price, effective)
-
-
-_EFFECTIVE: TypeAdapter[datetime | None] = TypeAdapter(AwareTimestamp | None)
+    return _record(workspace_id, model_id, patch.applied_to(_document(known)), effective)
 
 
 def _document(version: PriceVersion) -> dict[str, Any]:

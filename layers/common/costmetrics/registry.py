@@ -3,14 +3,12 @@ Patch), list, read."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from costmetrics import periods
 from costmetrics.agents import Agent, AgentIn, AgentList, AgentOut
 from costmetrics.errors import Conflict, InvalidRequest, NotFound
 from costmetrics.events import AGENT_ID
 from costmetrics.repositories import agents as agents_repo
-from costmetrics.writes import patched, replacement
+from costmetrics.writes import Patch
 
 # A PATCH re-reads and re-applies itself when the agent changed between its read and its write.
 PATCH_ATTEMPTS = 5
@@ -33,10 +31,9 @@ def _checked_id(agent_id: str) -> str:
     return agent_id
 
 
-def register(workspace_id: str, agent_id: str, body: Any) -> AgentOut:
-    """Creates or replaces an agent from a body with every field; its creation time survives a replace."""
+def register(workspace_id: str, agent_id: str, request: AgentIn) -> AgentOut:
+    """Creates or replaces an agent given whole; its creation time survives a replace."""
     _checked_id(agent_id)
-    request = replacement(AgentIn, body, "agent")
     existing = agents_repo.get_agent(workspace_id, agent_id)
     now = periods.utcnow()
     agent = Agent.from_request(
@@ -46,7 +43,7 @@ def register(workspace_id: str, agent_id: str, body: Any) -> AgentOut:
     return AgentOut.of(agent)
 
 
-def amend(workspace_id: str, agent_id: str, patch: Any) -> AgentOut:
+def amend(workspace_id: str, agent_id: str, patch: Patch[AgentIn]) -> AgentOut:
     """Changes the fields a merge patch gives, and only those, of an existing agent. A change made by
     someone else between this read and this write is never overwritten: the patch is applied again to it."""
     _checked_id(agent_id)
@@ -54,7 +51,7 @@ def amend(workspace_id: str, agent_id: str, patch: Any) -> AgentOut:
         existing = agents_repo.get_agent(workspace_id, agent_id)
         if existing is None:
             raise NotFound(f"no agent {agent_id!r} in this workspace: create it with PUT (every field)")
-        request = patched(AgentIn, AgentIn.of(existing), patch, "agent")
+        request = patch.applied_to(AgentIn.of(existing))
         agent = Agent.from_request(
             workspace_id, agent_id, request, now=periods.utcnow(), created_at=existing.created_at
         )

@@ -1,4 +1,4 @@
-"""`python -m local_stack.sample_events --count 10000 > events.ndjson`: realistic activity events of the
+"""`python -m tools.sample_events --count 10000 > events.ndjson`: realistic activity events of the
 demo agents (sessions of model calls, tool calls, errors, completed tasks) over the last days, as NDJSON
 for `costmetrics ingest`. Ids are `sample-<seed>-00001`..., so a second file with another seed adds to
 the first instead of colliding with it."""
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from local_stack.demo import DEMO_AGENTS, _session
+from tools.demo import DEMO_AGENTS, _session
 
 
 def sample_events(count: int, now: datetime, *, days: int = 7, seed: int = 1) -> list[dict[str, Any]]:
@@ -36,7 +36,7 @@ def _iso(moment: datetime) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local_stack.sample_events", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.sample_events", description=__doc__)
     parser.add_argument("--count", type=int, default=10_000, help="events to write (default 10,000)")
     parser.add_argument("--days", type=int, default=7, help="spread over the last DAYS days (default 7)")
     parser.add_argument("--seed", type=int, default=1, help="another seed gives other events and ids")

@@ -1,4 +1,4 @@
-"""`python -m local_stack.screenshots` (`make screenshots`): a screenshot of the console's sign-in and of each
+"""`python -m tools.screenshots` (`make screenshots`): a screenshot of the console's sign-in and of each
 of its views, at a laptop's and a phone's width, signed in as the demo admin, into
 <state dir>/screenshots/ (not committed). It uses the running local stack (`make local`), or starts one for
 the time it takes and stops it after."""
@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from local_stack.browser import LAPTOP, PHONE, VIEWS, BrowserMissing, launch, open_view, sign_in
 from local_stack.outputs import StackNotRunning, read_outputs, started_stack
 from local_stack.settings import state_dir
+from tools.browser import LAPTOP, PHONE, VIEWS, BrowserMissing, launch, open_view, sign_in
 
 READY_TIMEOUT_SECONDS = 300
 WIDTHS = {"laptop": LAPTOP, "phone": PHONE}
@@ -73,7 +73,7 @@ def take(outputs: dict[str, Any], target: Path, username: str | None) -> list[Pa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local_stack.screenshots", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.screenshots", description=__doc__)
     parser.add_argument("--user", help="a demo user to sign in as (default: the demo admin)")
     args = parser.parse_args(argv)
     state = state_dir()

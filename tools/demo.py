@@ -22,6 +22,7 @@ from typing import Any
 
 from local_stack.identity import create_user, sign_in
 
+# Its lines are part of `make local`'s output, at the stack's log level.
 log = logging.getLogger("local_stack.demo")
 
 DEMO_WORKSPACE = "demo"

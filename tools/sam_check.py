@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local_stack.event_files import AGENT, EVENTS_DIR, FILES
 from local_stack.outputs import started_stack
 from local_stack.template import ROOT
+from tools.event_files import AGENT, EVENTS_DIR, FILES
 
 BASE_IMAGE_TOOL = ROOT.parent / "shared" / "tools" / "lambda-base-image"
 CANNOT_RUN = 3
@@ -318,7 +318,7 @@ def check_start_api(stack: LocalStack, arch: str, report: Report) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m local_stack.sam_check", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.sam_check", description=__doc__)
     parser.add_argument("--build-image", action="store_true", help="build the base image when it is missing")
     args = parser.parse_args(argv)
     arch = architecture()

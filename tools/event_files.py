@@ -1,5 +1,5 @@
 """Writes events/*.json, the files `sam local invoke <Function> -e events/<file>` and `make invoke` take,
-from the one API Gateway event factory. `python -m local_stack.event_files` regenerates them;
+from the one API Gateway event factory. `python -m tools.event_files` regenerates them;
 tests/integration/test_event_files.py fails when a committed file differs from what this produces."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The OpenAPI 3.1 document of the whole API, merged from the Powertools resolvers of the template's API
-functions. `python -m local_stack.openapi` (or `make openapi`) writes it to docs/openapi.json, the one
+functions. `python -m tools.openapi` (or `make openapi`) writes it to docs/openapi.json, the one
 committed document; DocsFunction serves it through functions/docs/openapi.json, a symbolic link that
 `sam build` copies as the file. tests/unit/test_openapi.py fails when the document differs from what this
 produces or when the template's routes and the document's operations differ.
@@ -7,9 +7,12 @@ produces or when the template's routes and the document's operations differ.
 Who documents what:
 - each route's decorator: its summary, tag, parameters, 200 body (return type, or `responses=` where the
   handler returns a Response) and the error answers of its handler (costmetrics.api.openapi_responses);
+- each route's `openapi_extensions=`: the request body it reads; for a body read with parse_body(),
+  `request_body(...)`, whose schema this module builds from the request model
+  (costmetrics.api.REQUEST_MODELS);
 - this module: what API Gateway does in front of the handlers, read from template.yaml (the Cognito
-  bearer scheme and its 401 on authorized routes, none on the others), the request bodies that handlers
-  parse themselves with json_body(), and the document's info, tags and servers.
+  bearer scheme and its 401 on authorized routes, none on the others), and the document's info, tags and
+  servers.
 """
 
 from __future__ import annotations
@@ -21,9 +24,8 @@ import sys
 import tomllib
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
 from local_stack.template import ROOT, routes
@@ -79,7 +81,7 @@ LOCAL_SERVER = {"url": "http://127.0.0.1:3000", "description": "make local (the 
 REF = "#/components/schemas/"
 
 
-# --- Request bodies the handlers read themselves (json_body) ----------------------------------------
+# --- Request bodies: the routes' request models (costmetrics.api.request_body) ---------------------
 
 
 REPLACE = "PUT replaces the whole resource: every field is required (null for an empty optional one)."
@@ -88,53 +90,6 @@ MERGE_PATCH = (
     "given replace the current ones, the others are kept; null empties an optional field (and is a 400 "
     "for a field every resource has)."
 )
-PATCH_MEDIA_TYPES = ("application/merge-patch+json", "application/json")
-
-
-def _request_models() -> dict[tuple[str, str], tuple[type[BaseModel], str, str]]:
-    """(method, path) -> the model the handler validates its JSON body with (a PATCH: the whole resource
-    it merges into), what the body is, and how it is read: as is, a whole resource (PUT), or a patch."""
-    from costmetrics.agents import AgentIn
-    from costmetrics.alerts import AlertSettings
-    from costmetrics.events import MAX_EVENTS_PER_REQUEST, IncomingEvent
-    from costmetrics.ingest_keys import NewKey
-    from costmetrics.price_admin import PriceIn
-
-    class ActivityBatch(BaseModel):
-        """POST /api/activity: events validated one by one; valid ones are stored even when others fail."""
-
-        model_config = ConfigDict(extra="forbid")
-
-        events: list[IncomingEvent] = Field(min_length=1, max_length=MAX_EVENTS_PER_REQUEST)
-
-    agent, price, settings = (
-        "/api/agents/{agentId}",
-        "/api/cost-analysis/pricing/{modelId}",
-        ("/api/cost-analysis/budget-alerts/settings"),
-    )
-    return {
-        ("POST", "/api/activity"): (ActivityBatch, "A batch of activity events", "as-is"),
-        ("PUT", agent): (AgentIn, "The whole agent (snake_case fields)", "replace"),
-        ("PATCH", agent): (
-            AgentIn,
-            "The agent's fields to change; a 404 for an agent not registered",
-            "patch",
-        ),
-        ("PUT", price): (PriceIn, "The workspace's whole price of the model", "replace"),
-        (
-            "PATCH",
-            price,
-        ): (
-            PriceIn,
-            "The price's fields to change from effectiveFrom (default: now) on. The fields not given keep "
-            "the price in force then: the workspace's own, else the catalog's; a model priced nowhere yet "
-            "is a 404 (set its whole price with PUT, provider and category included)",
-            "patch",
-        ),
-        ("PUT", settings): (AlertSettings, "The whole alert settings", "replace"),
-        ("PATCH", settings): (AlertSettings, "The alert settings to change", "patch"),
-        ("POST", "/api/ingest-keys"): (NewKey, "The new key's name", "as-is"),
-    }
 
 
 _BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
@@ -179,21 +134,29 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
     return {**rest[0], **result} if len(rest) == 1 else {**result, "anyOf": rest}
 
 
-def _request_bodies(components: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    """The requestBody of each body-reading route; their schemas are added to `components`. A PUT's schema
-    requires every field but the write's parameters (costmetrics.price_admin.WRITE_PARAMETERS); a PATCH's
-    is the same without `required` (<Model>Patch)."""
-    from costmetrics.price_admin import WRITE_PARAMETERS
+def _request_schemas(paths: dict[str, Any], components: dict[str, Any]) -> None:
+    """The schemas that the routes' requestBodies refer to, built from their request models and added to
+    `components`: a PUT's requires every field but the model's write parameters; a Patch's is the same
+    without `required` (<Model>Patch); any other's is the model's own."""
+    from costmetrics.api import REQUEST_MODELS
+    from costmetrics.writes import WHOLE, Patch, write_parameters
 
-    found = _request_models()
-    keys = list(dict.fromkeys((model, "validation") for model, _, _ in found.values()))
+    used: dict[str, str] = {}  # schema name -> the method of the routes that read it
+    for path, method, operation in _operations(paths):
+        for name in _referenced(operation.get("requestBody", {})):
+            if used.setdefault(name, method) != method:
+                raise ValueError(f"{name} is read by {used[name]} and {method} routes ({path})")
+    kinds = {name: REQUEST_MODELS[name] for name in used}
+    models = {name: get_args(kind)[0] if get_origin(kind) is Patch else kind for name, kind in kinds.items()}
+    keys = list(dict.fromkeys((model, "validation") for model in models.values()))
     refs, defs = models_json_schema(keys, by_alias=True, ref_template=REF + "{model}")  # type: ignore[arg-type]
-    replaced = {model.__name__ for model, _, kind in found.values() if kind == "replace"}
+    whole = {model.__name__: model for name, model in models.items() if used[name] == WHOLE}
     renamed: dict[str, str] = {}
     for name, schema in defs.get("$defs", {}).items():
         standard = _standard(schema)
-        if name in replaced:
-            standard["required"] = [p for p in standard["properties"] if p not in WRITE_PARAMETERS]
+        if name in whole:
+            optional = write_parameters(whole[name])
+            standard["required"] = [p for p in standard["properties"] if p not in optional]
             standard["description"] = f"{standard.get('description', '')}\n\n{REPLACE}".strip()
             # A default never applies to a field that must be given (nor, in a patch, to one left out).
             for field in standard["required"]:
@@ -204,26 +167,16 @@ def _request_bodies(components: dict[str, Any]) -> dict[tuple[str, str], dict[st
             name += "Input"
             standard["title"] = name  # a generated client names its classes after the titles
         components[name] = standard
+    for name, kind in kinds.items():
+        if get_origin(kind) is Patch:
+            whole_name = _renamed(refs[(models[name], "validation")], renamed)["$ref"].removeprefix(REF)
+            patch = {k: v for k, v in components[whole_name].items() if k != "required"}
+            components[name] = {**patch, "title": name, "description": MERGE_PATCH}
     for name in list(components):
         components[name] = _renamed(components[name], renamed)
-    bodies = {}
-    for key, (model, description, kind) in found.items():
-        schema = _renamed(refs[(model, "validation")], renamed)
-        media_types: tuple[str, ...] = ("application/json",)
-        if kind == "patch":
-            whole = schema["$ref"].removeprefix(REF)
-            patch = {k: v for k, v in components[whole].items() if k != "required"}
-            patch["title"] = f"{model.__name__}Patch"
-            patch["description"] = MERGE_PATCH
-            components[patch["title"]] = patch
-            schema = {"$ref": REF + patch["title"]}
-            media_types = PATCH_MEDIA_TYPES
-        bodies[key] = {
-            "required": True,
-            "description": description,
-            "content": {media_type: {"schema": schema} for media_type in media_types},
-        }
-    return bodies
+    for _, _, operation in _operations(paths):
+        if "requestBody" in operation:
+            operation["requestBody"] = _renamed(operation["requestBody"], renamed)
 
 
 def _renamed(schema: Any, renamed: dict[str, str]) -> Any:
@@ -312,7 +265,7 @@ def build() -> dict[str, Any]:
 
     from costmetrics.api import ERROR_MEANINGS
 
-    bodies = _request_bodies(components)
+    _request_schemas(paths, components)
     for path, method, operation in _operations(paths):
         responses = operation["responses"]
         # Powertools documents its validation errors as a 422 HTTPValidationError; costmetrics.api answers
@@ -328,12 +281,6 @@ def build() -> dict[str, Any]:
             operation["security"] = []
         if (method, path) in key_routes:
             operation["security"] = INGEST_SECURITY
-        if (method, path) in bodies:
-            operation["requestBody"] = bodies[(method, path)]
-        if (method, path) == ("POST", "/v1/traces"):
-            from costmetrics.otlp import OPENAPI_REQUEST
-
-            operation["requestBody"] = OPENAPI_REQUEST
         for parameter in operation.get("parameters", []):
             parameter["schema"] = _without_null(parameter["schema"])
 
