@@ -102,13 +102,14 @@ def counting() -> Iterator[DynamoCounter]:
 def stream_records(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Stream INSERT records of events, as the events table would emit them (bypassing the API for volume)."""
     from costmetrics.events import validate_event
+    from costmetrics.repositories import events as events_repo
 
     records = []
     now = datetime.now(UTC)
     for seq, raw in enumerate(events):
         stored = validate_event(raw, workspace_id=WORKSPACE, now=now, retention_days=400)
         assert not isinstance(stored, str), stored
-        item = stored.to_item(400)
+        item = events_repo.item_of(stored, 400)
         image = {k: ({"N": str(v)} if isinstance(v, int) else {"S": v}) for k, v in item.items()}
         records.append(
             {"eventName": "INSERT", "dynamodb": {"SequenceNumber": str(10**20 + seq), "NewImage": image}}

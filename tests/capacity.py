@@ -219,3 +219,36 @@ def metering(classify: Any = None) -> Iterator[Capacity]:
     finally:
         client.meta.events.unregister("before-call.dynamodb", unique_id="capacity-before")
         client.meta.events.unregister("after-call.dynamodb", unique_id="capacity-after")
+
+
+@contextmanager
+def items_read() -> Iterator[Counter[str]]:
+    """Items each read of the functions' DynamoDB client goes over, by table or `table/index`: a Query's
+    ScannedCount (a Select=COUNT too: DynamoDB reads what it counts), the items a GetItem or BatchGetItem
+    returns."""
+    from costmetrics import aws
+
+    read: Counter[str] = Counter()
+
+    def after(parsed: Mapping[str, Any], model: Any, context: Any, **_: Any) -> None:
+        request = context.get("items_read_request", {})
+        if model.name in ("Query", "Scan"):
+            index = f"/{request['IndexName']}" if request.get("IndexName") else ""
+            read[request["TableName"] + index] += int(parsed.get("ScannedCount", 0))
+        elif model.name == "GetItem":
+            read[request["TableName"]] += 1 if parsed.get("Item") else 0
+        elif model.name == "BatchGetItem":
+            for table, items in parsed.get("Responses", {}).items():
+                read[table] += len(items)
+
+    def before(params: Mapping[str, Any], context: Any, **_: Any) -> None:
+        context["items_read_request"] = params
+
+    events = aws.dynamodb_client().meta.events
+    events.register("before-parameter-build.dynamodb", before, unique_id="items-read-before")
+    events.register("after-call.dynamodb", after, unique_id="items-read-after")
+    try:
+        yield read
+    finally:
+        events.unregister("before-parameter-build.dynamodb", unique_id="items-read-before")
+        events.unregister("after-call.dynamodb", unique_id="items-read-after")

@@ -26,6 +26,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from costmetrics.events import StoredEvent
+from costmetrics.repositories import events as events_repo
 from local_stack.template import Route, routes
 from tests.datasets import agent_body
 from tests.e2e.support import (
@@ -646,7 +647,7 @@ def _put_fed_event(stack: RunningStack, workspace_id: str, event: dict[str, Any]
         ingested_at=datetime.now(UTC) - timedelta(minutes=3),
     )
     table = stack.table(stack.outputs["EventsTableName"])
-    table.put_item(Item=stored.to_item(400))
+    table.put_item(Item=events_repo.item_of(stored, 400))
 
 
 def _load(stack: RunningStack, token: str, agents: dict[str, Any], events: list[dict[str, Any]]) -> None:

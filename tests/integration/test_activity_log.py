@@ -349,13 +349,13 @@ def test_a_first_poll_without_since_starts_where_events_can_begin_and_misses_not
 
     monkeypatch.setattr(activity, "FEED_LAG", timedelta(0))
     partitions: list[str] = []
-    real = events_repo.keys_in_partition
+    real = events_repo.feed_keys
 
-    def counted(index: str, attribute: str, partition: str, *args: Any, **kwargs: Any) -> Any:
-        partitions.append(partition)
-        return real(index, attribute, partition, *args, **kwargs)
+    def counted(workspace_id: str, day: str, *args: Any, **kwargs: Any) -> Any:
+        partitions.append(day)
+        return real(workspace_id, day, *args, **kwargs)
 
-    monkeypatch.setattr(events_repo, "keys_in_partition", counted)
+    monkeypatch.setattr(events_repo, "feed_keys", counted)
     api = Api("ws-feed-first")
     # Given an event written straight into the table 30 days ago by an agent nobody registered (rolled up)
     with time_machine.travel(datetime.now(UTC) - timedelta(days=30), tick=True):
@@ -369,7 +369,7 @@ def test_a_first_poll_without_since_starts_where_events_can_begin_and_misses_not
         direct = validate_event(raw, workspace_id="ws-feed-first", now=datetime.now(UTC), retention_days=400)
         assert not isinstance(direct, str), direct
         table = boto3.resource("dynamodb", region_name="us-east-1").Table(settings().events_table)
-        table.put_item(Item=direct.to_item(400))
+        table.put_item(Item=events_repo.item_of(direct, 400))
     stream.drain()
     # and agents registered nine days ago, and events ingested then
     with time_machine.travel(datetime.now(UTC) - timedelta(days=9, hours=5), tick=True):

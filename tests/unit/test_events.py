@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from costmetrics.events import StoredEvent, validate_event
+from costmetrics.repositories import events as events_repo
 
 NOW = datetime(2026, 3, 17, 12, 0, tzinfo=UTC)
 
@@ -33,7 +34,7 @@ def test_a_valid_event_is_normalized_to_utc() -> None:
     assert isinstance(stored, StoredEvent)
     assert stored.created_at == datetime(2026, 3, 17, 6, 1, 44, tzinfo=UTC)
     assert stored.month == "2026-03"
-    assert stored.to_item(400)["pk"] == "ws#evt-1"
+    assert events_repo.item_of(stored, 400)["pk"] == "ws#evt-1"
 
 
 @pytest.mark.parametrize(
@@ -102,7 +103,7 @@ def test_a_stored_item_round_trips() -> None:
         event(details={"model": "gpt-5.4", "inputTokens": 3, "outputTokens": 4, "durationMs": 12.5})
     )
     assert isinstance(stored, StoredEvent)
-    again = StoredEvent.from_item(stored.to_item(400))
+    again = events_repo.event_of(events_repo.item_of(stored, 400))
     assert again.same_content(stored)
     assert again == stored
 

@@ -53,13 +53,13 @@ def test_keys_still_unread_after_every_try_fail_the_call() -> None:
     assert len(pauses) == BATCH_GET_ATTEMPTS - 1
 
 
-def test_events_by_keys_reads_eventually_and_again_strongly_only_what_was_not_there_yet(
+def test_events_of_keys_reads_eventually_and_again_strongly_only_what_was_not_there_yet(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from costmetrics.repositories import events as events_repo
     from tests.unit.test_rollup_planning import stored
 
-    stored_items = {f"ws#e{n}": stored(n).to_item(400) for n in range(5)}
+    stored_items = {f"ws#e{n}": events_repo.item_of(stored(n), 400) for n in range(5)}
     calls: list[tuple[list[str], bool]] = []
 
     def fake_batch_get(client: Any, table: str, keys: list[dict[str, Any]], **options: Any) -> list[Any]:
@@ -71,6 +71,7 @@ def test_events_by_keys_reads_eventually_and_again_strongly_only_what_was_not_th
     monkeypatch.setattr(events_repo, "batch_get", fake_batch_get)
     monkeypatch.setattr(events_repo.aws, "dynamodb_client", lambda: None)
     monkeypatch.setattr(events_repo, "settings", lambda: type("S", (), {"events_table": "events"})())
-    found = events_repo.events_by_keys(["ws#e0", "ws#e1", "ws#e2", "ws#e3", "ws#e4", "ws#e1"])
-    assert sorted(found) == sorted(stored_items)
+    keys = [{"pk": pk} for pk in ["ws#e0", "ws#e1", "ws#e2", "ws#e3", "ws#e4", "ws#e1"]]
+    found = events_repo.events_of(keys)
+    assert [events_repo.event_key(e.workspace_id, e.id) for e in found] == [k["pk"] for k in keys]
     assert calls == [(["ws#e0", "ws#e1", "ws#e2", "ws#e3", "ws#e4"], False), (["ws#e3"], True)]

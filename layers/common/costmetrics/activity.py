@@ -2,18 +2,19 @@
 total, offset paging and an O(limit) cursor; and GET /api/activity/feed, every event in ingestion order
 for SIEM pollers.
 
-Costs (docs/activity-log.md): the total reads the per-day counters of the range (one Query) and, for
-the partial first and last day, that day's hour counters and the index entries of the partial first
-and last hour. A page reads `limit` index keys and `limit` events, plus, for an offset, the skipped keys
-of the hour it lands in (whole days and hours are skipped by their counters). A cursor page reads only
-`limit` keys and events.
+Costs (docs/activity-log.md): the total reads the per-day counters of the range (one Query); for a day the
+window cuts, that day's hour counters, and for an hour it cuts, the index keys of the side of the cut that
+can hold fewer events (none for the open end of a window that reaches now). A page reads `limit` + 1 index
+keys and `limit` events, plus, for an offset, the skipped keys of the hour it lands in (whole days and
+hours are skipped by their counters). A cursor page keeps its first page's total and reads only its keys,
+its events and the counters of the days it walks.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +36,8 @@ MAX_OFFSET = 10_000
 # Counters follow ingestion through the stream within about a second; the newest days are always read
 # from the index, so a page never skips a day whose counter has not caught up yet.
 FRESH_DAYS = 2
+# A walk reads the day counters a week at a time, from the day it stands on back (see Census.day_count).
+DAY_COUNTERS_PER_READ = 7
 # The feed serves events ingested at least this long ago: an ingest request stamps ingestedAt before
 # its writes land, and index entries appear shortly after the writes (docs/activity-log.md).
 FEED_LAG = timedelta(seconds=60)
@@ -75,13 +78,8 @@ class Filters:
     agent_id: str | None = None
     event_type: str | None = None
 
-    @property
-    def index(self) -> tuple[str, str]:
-        return events_repo.INDEXES[(self.agent_id is not None, self.event_type is not None)]
-
-    def partition(self, workspace_id: str, day: str) -> str:
-        parts = [workspace_id, self.agent_id, self.event_type, day]
-        return "#".join(p for p in parts if p is not None)
+    def log(self, workspace_id: str) -> events_repo.LogIndex:
+        return events_repo.LogIndex(workspace_id, self.agent_id, self.event_type)
 
     @property
     def counter(self) -> str:
@@ -108,14 +106,9 @@ class Window:
         low, high = max(self.low, start), min(self.high, end - ONE_MICROSECOND)
         return Window(low, high) if low <= high else None
 
-    @property
-    def sort_low(self) -> str:
-        return f"{periods.stored(self.low)}#"
-
-    @property
-    def sort_high(self) -> str:
-        # '$' sorts right after '#': every key of the last microsecond, whatever its event id.
-        return f"{periods.stored(self.high)}$"
+    def overlap(self, other: Window) -> timedelta:
+        """How long this window and `other` share (zero when they do not meet)."""
+        return max(timedelta(0), min(self.high, other.high) - max(self.low, other.low))
 
 
 def _day_bounds(day: str) -> tuple[datetime, datetime]:
@@ -130,31 +123,45 @@ def _hour_bounds(hour: str) -> tuple[datetime, datetime]:
 
 @dataclass
 class Census:
-    """How many matching events each day of the window holds, from the counters (read lazily)."""
+    """How many matching events the window holds, by day and by hour, from the rollup counters (read as
+    the walk needs them); for a day or an hour the window cuts, from the index keys of the side of the cut
+    that holds fewer events (docs/activity-log.md).
+
+    `span` is where stored events can be: from the retention edge (older ones may be gone already, while
+    their counters stay) to now + MAX_FUTURE_SKEW (ingestion refuses a createdAt later than that)."""
 
     workspace_id: str
     filters: Filters
     window: Window
-    read: int = 0
-    _days: dict[str, int] | None = None
+    span: Window
+    _days: dict[str, int] = field(default_factory=dict)
+    _loaded: tuple[str, str] | None = None  # the days whose counters are in _days, oldest and newest
     _in_window: dict[str, int] = field(default_factory=dict)
     _hours: dict[str, dict[str, int]] = field(default_factory=dict)
 
-    def day_counts(self) -> dict[str, int]:
-        if self._days is None:
-            days = self.window.days()
-            self._days = rollups_repo.day_counts(
-                self.workspace_id, self.filters.agent_id, days[-1], days[0], self.filters.counter
-            )
-            self.read += len(self._days)
-        return self._days
+    def _load_days(self, first: str, last: str) -> None:
+        self._days |= rollups_repo.day_counts(
+            self.workspace_id, self.filters.agent_id, first, last, self.filters.counter
+        )
+        oldest, newest = self._loaded or (first, last)
+        self._loaded = (min(first, oldest), max(last, newest))
+
+    def day_count(self, day: str) -> int:
+        """The counter of `day`. A walk goes back in time, so the counters are read a few days at a time,
+        from `day` back: a cursor page reads those of the days it walks, not the whole window's."""
+        if self._loaded is None or not self._loaded[0] <= day <= self._loaded[1]:
+            first = max(self.window.days()[-1], _days_before(day, DAY_COUNTERS_PER_READ - 1))
+            if self._loaded is not None and day < self._loaded[0]:
+                self._load_days(first, _days_before(self._loaded[0], 1))
+            else:
+                self._load_days(first, day)
+        return self._days.get(day, 0)
 
     def hour_counts(self, day: str) -> dict[str, int]:
         if day not in self._hours:
             self._hours[day] = rollups_repo.hour_counts(
                 self.workspace_id, self.filters.agent_id, day, self.filters.counter
             )
-            self.read += len(self._hours[day])
         return self._hours[day]
 
     def hours_in_window(self, day: str) -> Iterator[tuple[str, Window, int]]:
@@ -162,31 +169,71 @@ class Census:
         for hour, count in sorted(self.hour_counts(day).items(), reverse=True):
             part = self.window.clip(*_hour_bounds(hour))
             if count and part is not None:
-                start, end = _hour_bounds(hour)
-                whole = part.low == start and part.high == end - ONE_MICROSECOND
-                yield hour, part, count if whole else self._count_keys(day, part)
+                yield hour, part, self._cut(day, _hour_bounds(hour), part, count, cheaper_parts=None)
+
+    def _cut(
+        self,
+        day: str,
+        bounds: tuple[datetime, datetime],
+        part: Window,
+        count: int,
+        cheaper_parts: Callable[[], int] | None,
+    ) -> int:
+        """The matching events of `part` of the range [start, end) whose counter is `count`: the counter
+        itself for a whole range; else the counter less the keys outside the part, when that side can hold
+        fewer events than the part (the open end of a window reaching now + the skew holds none); else
+        `cheaper_parts()` (a day: its hour counters) or the keys of the part."""
+        start, end = bounds
+        whole = Window(start, end - ONE_MICROSECOND)
+        if part == whole:
+            return count
+        outside = [
+            piece
+            for piece in (
+                Window(start, part.low - ONE_MICROSECOND),
+                Window(part.high + ONE_MICROSECOND, whole.high),
+            )
+            if piece.low <= piece.high
+        ]
+        # The counter counts an expired event the TTL has removed already: keys before the span miss it.
+        removable = start < self.span.low and part.low > start
+        outside_span = sum((self.span.overlap(piece) for piece in outside), timedelta(0))
+        part_span = self.span.overlap(part)
+        if not removable and (
+            outside_span == timedelta(0) or (cheaper_parts is None and outside_span < part_span)
+        ):
+            return max(0, count - sum(self._count_keys(day, piece) for piece in outside))
+        return cheaper_parts() if cheaper_parts is not None else self._count_keys(day, part)
 
     def _count_keys(self, day: str, part: Window) -> int:
-        index, attribute = self.filters.index
-        counted = events_repo.count_in_partition(
-            index, attribute, self.filters.partition(self.workspace_id, day), part.sort_low, part.sort_high
-        )
-        self.read += counted
-        return counted
+        return self.filters.log(self.workspace_id).count(day, part.low, part.high)
 
     def in_window(self, day: str) -> int:
         """Matching events of `day` inside the window."""
         if day not in self._in_window:
-            count = self.day_counts().get(day, 0)
             part = self.window.clip(*_day_bounds(day))
-            start, end = _day_bounds(day)
-            if count and part is not None and not (part.low == start and part.high == end - ONE_MICROSECOND):
-                count = sum(c for _, _, c in self.hours_in_window(day))
-            self._in_window[day] = count if part is not None else 0
+            count = self.day_count(day) if part is not None else 0
+            if count and part is not None:
+                count = self._cut(
+                    day,
+                    _day_bounds(day),
+                    part,
+                    count,
+                    cheaper_parts=lambda: sum(c for _, _, c in self.hours_in_window(day)),
+                )
+            self._in_window[day] = count
         return self._in_window[day]
 
     def total(self) -> int:
-        return sum(self.in_window(day) for day in self.window.days())
+        days = self.window.days()
+        if not days:
+            return 0
+        self._load_days(days[-1], days[0])  # one Query for the whole window
+        return sum(self.in_window(day) for day in days)
+
+
+def _days_before(day: str, count: int) -> str:
+    return (datetime.fromisoformat(day).date() - timedelta(days=count)).isoformat()
 
 
 class ActivityItem(CamelModel):
@@ -228,7 +275,8 @@ def _scope(query: ActivityQuery) -> str:
     return "activity:" + hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
-def _resolve(query: ActivityQuery, now: datetime, retention_days: int) -> tuple[Filters, Window]:
+def _resolve(query: ActivityQuery, now: datetime, retention_days: int) -> tuple[Filters, Window, Window]:
+    """The filters, the window asked for, and the span where stored events can be (see Census)."""
     if query.event_type is not None and query.event_type not in EVENT_TYPES:
         raise InvalidRequest(
             f"eventType {query.event_type!r} is not one of: {', '.join(EVENT_TYPES)}",
@@ -241,62 +289,68 @@ def _resolve(query: ActivityQuery, now: datetime, retention_days: int) -> tuple[
         )
     # Events older than the retention period are expired (or about to be): the log starts after them.
     oldest = now - timedelta(days=retention_days)
+    # No event is later than this: ingestion refuses a createdAt more than MAX_FUTURE_SKEW ahead of its
+    # `now` (events.validate_event). A far `to` must not make the walk over the window's days millions of
+    # days long.
+    newest = now + MAX_FUTURE_SKEW
     # An empty value is a value, and not a date-time: a 400 like any other (absent is the default).
     low = parse_instant(query.start, "from") if query.start is not None else oldest
-    high = parse_instant(query.end, "to") if query.end is not None else now + MAX_FUTURE_SKEW
+    high = parse_instant(query.end, "to") if query.end is not None else newest
     if query.start is not None and query.end is not None and low > high:
         raise InvalidRequest(
             "'from' is after 'to'",
             details=[{"in": "query", "field": "from", "problem": "must not be after 'to'"}],
         )
-    # No event is later than this (createdAt is at most MAX_FUTURE_SKEW ahead of its ingestion): a far `to`
-    # must not make the walk over the window's days millions of days long.
-    newest = now + MAX_FUTURE_SKEW
-    return Filters(query.agent_id, query.event_type), Window(max(low, oldest), min(high, newest))
+    span = Window(oldest, newest)
+    return Filters(query.agent_id, query.event_type), Window(max(low, oldest), min(high, newest)), span
 
 
 def list_activity(
     workspace_id: str, query: ActivityQuery, now: datetime, retention_days: int
 ) -> ActivityPage:
     """One page of the activity log, newest first, with the exact total of the filter."""
-    filters, window = _resolve(query, now, retention_days)
-    census = Census(workspace_id, filters, window)
+    filters, window, span = _resolve(query, now, retention_days)
     start: dict[str, Any] | None = None
     position = query.offset
+    total: int | None = None
     if query.next_token:
         if query.offset:
             raise InvalidRequest(
                 "give either offset or nextToken, not both",
                 details=[{"in": "query", "field": "offset", "problem": "not with nextToken"}],
             )
-        # A cursor keeps the window of its first page (so `total` stays put while events arrive).
+        # A cursor keeps the window and the total of its first page: `total` stays put while events
+        # arrive, and a cursor page reads no counter for it.
         state = cursors.decode(query.next_token, workspace_id, _scope(query))
         window = Window(periods.parse_stored(state["low"]), periods.parse_stored(state["high"]))
-        census = Census(workspace_id, filters, window)
         position, start = int(state["position"]), {"day": state["day"], "key": state["key"]}
-    total = census.total() if window.low <= window.high else 0
-    keys, last = _collect(
+        total = state.get("total")  # absent from the cursors issued before it was kept
+    census = Census(workspace_id, filters, window, span)
+    if total is None:
+        total = census.total()
+    # One key more than the page: whether there is more, in the same read.
+    found = _collect(
         workspace_id,
         filters,
         window,
         census,
-        query.limit,
+        query.limit + 1,
         skip=0 if start else position,
         start=start,
         now=now,
     )
-    events = events_repo.events_by_keys([k["pk"] for k in keys])
-    names = {a.id: a.name for a in agents_repo.agents_of_workspace(workspace_id)} if keys else {}
-    data = [_item(events[k["pk"]], names) for k in keys if k["pk"] in events]
-    after = position + len(keys)
-    # The counters may trail the newest writes by a stream delay: a full page at or past `total` looks
-    # one key further, so a cursor walk never stops before the last stored event.
-    has_more = last is not None and (
-        after < total
-        or bool(_collect(workspace_id, filters, window, census, 1, skip=0, start=last, now=now)[0])
-    )
+    page = found[: query.limit]
+    events = events_repo.events_of([key for _, key in page])
+    names = {a.id: a.name for a in agents_repo.agents_of_workspace(workspace_id)} if page else {}
+    data = [_item(event, names) for event in events]
+    after = position + len(page)
+    # The counters may trail the newest writes by a stream delay: a full page at or past `total` has more
+    # when a next key exists, so a cursor walk never stops before the last stored event.
+    full = len(page) == query.limit
+    has_more = len(found) > query.limit or (full and after < total)
     token = None
-    if has_more and last is not None:
+    if has_more:
+        day, key = page[-1]
         token = cursors.encode(
             workspace_id,
             _scope(query),
@@ -304,7 +358,9 @@ def list_activity(
                 "low": periods.stored(window.low),
                 "high": periods.stored(window.high),
                 "position": after,
-                **last,
+                "day": day,
+                "key": filters.log(workspace_id).position(key),
+                "total": total,
             },
         )
     return ActivityPage(
@@ -337,13 +393,12 @@ def _collect(
     skip: int,
     start: dict[str, Any] | None,
     now: datetime,
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+) -> list[tuple[str, dict[str, Any]]]:
     """Walks the window's days newest first: skips `skip` matching events (whole days and hours by their
-    counters) or resumes after `start`, then collects up to `limit` index keys. Returns the keys and the
-    position after the last one (None when the window is exhausted)."""
-    index, attribute = filters.index
+    counters) or resumes after `start`, then collects up to `limit` index keys, each with its day."""
+    log = filters.log(workspace_id)
     fresh = {periods.day_of(now - timedelta(days=back)) for back in range(FRESH_DAYS)}
-    keys: list[dict[str, Any]] = []
+    found: list[tuple[str, dict[str, Any]]] = []
     days = window.days()
     if start is not None:
         days = [d for d in days if d <= start["day"]]
@@ -352,7 +407,7 @@ def _collect(
         if part is None:
             continue
         resume = start["key"] if start is not None and day == start["day"] else None
-        if resume is None and day not in fresh and census.day_counts().get(day, 0) == 0:
+        if resume is None and day not in fresh and census.day_count(day) == 0:
             continue
         if resume is None and skip:
             in_day = census.in_window(day)
@@ -364,24 +419,17 @@ def _collect(
                     part = Window(part.low, hour_part.high)
                     break
                 skip -= count
-        partition = filters.partition(workspace_id, day)
         if skip:
-            skipped = events_repo.keys_in_partition(
-                index, attribute, partition, part.sort_low, part.sort_high, limit=skip
-            )
-            census.read += skipped.read
+            skipped = log.keys(day, part.low, part.high, limit=skip)
             skip = 0
             if skipped.last is None:
                 continue
             resume = skipped.last
-        page = events_repo.keys_in_partition(
-            index, attribute, partition, part.sort_low, part.sort_high, limit=limit - len(keys), start=resume
-        )
-        census.read += page.read
-        keys.extend(page.keys)
-        if len(keys) >= limit:
-            return keys, {"day": day, "key": {k: keys[-1][k] for k in ("pk", attribute, "gsSort")}}
-    return keys, None
+        keys = log.keys(day, part.low, part.high, limit=limit - len(found), start=resume).keys
+        found.extend((day, key) for key in keys)
+        if len(found) >= limit:
+            break
+    return found
 
 
 # --- The ingestion-order feed ------------------------------------------------------------------------
@@ -399,7 +447,6 @@ def feed(
 ) -> FeedPage:
     """Events in ingestion order, oldest first, up to `FEED_LAG` ago. The returned nextToken always
     resumes exactly after what was returned: keep it and poll with it, and every event comes once."""
-    index, attribute, sort_attribute = events_repo.FEED_INDEX
     upper = now - FEED_LAG
     agents: list[Agent] | None = None
     if token:
@@ -429,12 +476,12 @@ def feed(
             + ([periods.month_bounds(first_month)[0]] if first_month else [])
         )
         start = max(start, earliest - START_MARGIN)
-        day, after = periods.day_of(start), f"{periods.stored(start)}#"
+        day, after = periods.day_of(start), events_repo.feed_floor(start)
     keys: list[dict[str, Any]] = []
     caught_up = True
-    high = f"{periods.stored(upper)}$"
-    # `after` is "0" (a whole day) or a stored timestamp: where the walk resumes, in one order with `high`.
-    if (after if after != "0" else f"{day}T") > high:
+    high = events_repo.feed_ceiling(upper)
+    # `after` is FEED_DAY_START (a whole day) or a position: where the walk resumes, in one order with `high`.
+    if (after if after != events_repo.FEED_DAY_START else events_repo.feed_floor(_day_bounds(day)[0])) > high:
         # Resuming after events younger than FEED_LAG (a `since` of the last minute): nothing is due yet,
         # and the position stays where it is.
         return FeedPage(
@@ -445,34 +492,27 @@ def feed(
         )
     current = datetime.fromisoformat(day + "T00:00:00+00:00").date()
     while current.isoformat() <= periods.day_of(upper):
-        page = events_repo.keys_in_partition(
-            index,
-            attribute,
-            f"{workspace_id}#{current.isoformat()}",
-            after,
-            high,
-            limit=limit - len(keys) + 1,
-            newest_first=False,
-            sort_attribute=sort_attribute,
+        page = events_repo.feed_keys(
+            workspace_id, current.isoformat(), after, high, limit=limit - len(keys) + 1
         )
         # The lower bound is inclusive, and the key equal to it was returned by the previous page.
-        keys.extend(k for k in page.keys if k[sort_attribute] != after)
+        keys.extend(k for k in page.keys if events_repo.feed_position(k) != after)
         if len(keys) >= limit:
             keys = keys[:limit]
             caught_up = False
-            day, after = current.isoformat(), str(keys[-1][sort_attribute])
+            day, after = current.isoformat(), events_repo.feed_position(keys[-1])
             break
         current += timedelta(days=1)
-        after = "0"  # below every timestamp: the whole next day
+        after = events_repo.FEED_DAY_START  # the whole next day
     else:
         # Everything ingested up to `upper` has been returned: the next poll starts right after it.
         day, after = periods.day_of(upper), high
-    events = events_repo.events_by_keys([k["pk"] for k in keys])
+    events = events_repo.events_of(keys)
     if keys and agents is None:
         agents = agents_repo.agents_of_workspace(workspace_id)
     names = {a.id: a.name for a in agents or []}
     return FeedPage(
-        data=[_item(events[k["pk"]], names) for k in keys if k["pk"] in events],
+        data=[_item(event, names) for event in events],
         next_token=cursors.encode(workspace_id, "feed", {"day": day, "after": after}),
         caught_up=caught_up,
         up_to=periods.display(upper),

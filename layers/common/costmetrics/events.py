@@ -1,5 +1,5 @@
-"""Activity events (docs/data-model.md): the one input. Validation of incoming events, one at a time,
-and the stored item format that both the API and direct PutItem writers use."""
+"""Activity events (docs/data-model.md): the one input. Validation of incoming events, one at a time.
+The events table's item format (keys, index keys, attributes) is costmetrics.repositories.events'."""
 
 from __future__ import annotations
 
@@ -63,7 +63,8 @@ TokenCount = Annotated[StrictInt, Field(ge=0, le=MAX_TOKENS)]
 Duration = Annotated[JsonDecimal, Field(ge=0, le=86_400_000)]
 
 
-def _aware_datetime(value: Any) -> datetime:
+def aware_datetime(value: Any) -> datetime:
+    """An ISO 8601 string with a time zone as an aware UTC datetime (a ValueError names what is wrong)."""
     if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 string")
     try:
@@ -75,7 +76,7 @@ def _aware_datetime(value: Any) -> datetime:
     return periods.to_utc(parsed)
 
 
-AwareTimestamp = Annotated[datetime, BeforeValidator(_aware_datetime)]
+AwareTimestamp = Annotated[datetime, BeforeValidator(aware_datetime)]
 
 
 class _Details(BaseModel):
@@ -171,59 +172,6 @@ class StoredEvent(BaseModel):
     @property
     def day(self) -> str:
         return periods.day_of(self.created_at)
-
-    def index_keys(self) -> dict[str, str]:
-        """The keys of the events table's indexes: one per activity-log filter, by UTC day of createdAt,
-        sorted newest first by createdAt then id; and the ingestion-order feed's."""
-        ws, agent, kind, day = self.workspace_id, self.agent_id, self.event_type, self.day
-        return {
-            "gsDay": f"{ws}#{day}",
-            "gsAgentDay": f"{ws}#{agent}#{day}",
-            "gsTypeDay": f"{ws}#{kind}#{day}",
-            "gsAgentTypeDay": f"{ws}#{agent}#{kind}#{day}",
-            "gsSort": f"{periods.stored(self.created_at)}#{self.id}",
-            "gsIngestDay": f"{ws}#{periods.day_of(self.ingested_at)}",
-            "gsIngestSort": f"{periods.stored(self.ingested_at)}#{self.id}",
-        }
-
-    def to_item(self, retention_days: int) -> dict[str, Any]:
-        """The documented item format (docs/data-model.md) of the events table."""
-        return {
-            **self.index_keys(),
-            "pk": event_key(self.workspace_id, self.id),
-            "workspaceId": self.workspace_id,
-            "id": self.id,
-            "agentId": self.agent_id,
-            "eventType": self.event_type,
-            "createdAt": periods.stored(self.created_at),
-            "details": canonical_json(self.details),
-            "ingestedAt": periods.stored(self.ingested_at),
-            "expiresAt": self.expires_at(retention_days),
-        }
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> StoredEvent:
-        """Reads an events-table item; raises ValueError (or ValidationError) on a malformed one."""
-        details = item.get("details", "{}")
-        if isinstance(details, str):
-            details = json.loads(details, parse_float=Decimal)
-        if not isinstance(details, dict):
-            raise ValueError("details must be a JSON object")
-        created = _aware_datetime(item["createdAt"])
-        ingested = item.get("ingestedAt")
-        return cls(
-            workspace_id=item["workspaceId"],
-            id=item["id"],
-            agent_id=item["agentId"],
-            event_type=item["eventType"],
-            created_at=created,
-            details=details,
-            ingested_at=_aware_datetime(ingested) if ingested else created,
-        )
-
-
-def event_key(workspace_id: str, event_id: str) -> str:
-    return f"{workspace_id}#{event_id}"
 
 
 def canonical_json(value: Any) -> str:
