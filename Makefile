@@ -113,11 +113,15 @@ sam-api: ## sam local start-api against `make local`, on port SAM_API_PORT (3001
 	@test -f $(SAM_STATE)/sam-env.json || { echo "start the stack first: COSTMETRICS_LISTEN=all make local" >&2; exit 1; }
 	$(SAM_CREDENTIALS) $(VENV)/bin/sam local start-api -p $(SAM_API_PORT) --warm-containers LAZY $(SAM_LOCAL_ARGS)
 
-sam-image: ## Build the offline python3.13 Lambda base image (needs ../shared/tools/lambda-base-image)
-	bash ../shared/tools/lambda-base-image
+# A script that builds a stand-in of public.ecr.aws/lambda/python:3.13 where that image cannot be pulled
+# (an offline machine); anywhere else `sam local` pulls the public image and this target is not needed.
+BASE_IMAGE_SCRIPT ?= ../shared/tools/lambda-base-image
+sam-image: ## Build an offline stand-in of the python3.13 Lambda base image (BASE_IMAGE_SCRIPT=<its builder>)
+	@test -f "$(BASE_IMAGE_SCRIPT)" || { echo "no base-image builder at $(BASE_IMAGE_SCRIPT): set BASE_IMAGE_SCRIPT, or let sam local pull public.ecr.aws/lambda/python:3.13" >&2; exit 2; }
+	bash "$(BASE_IMAGE_SCRIPT)"
 
 sam-local: $(STAMP) ## Every function through sam local invoke and start-api, against a local stack of its own
-	$(PY) -m tools.sam_check --build-image
+	BASE_IMAGE_SCRIPT=$(BASE_IMAGE_SCRIPT) $(PY) -m tools.sam_check --build-image
 
 sam-local-test: $(STAMP) ## The sam local check as a test: runs with Docker, skips (saying why) without
 	$(PY) -m pytest -m sam tests/e2e/test_sam_local.py -rs $(PYTEST_ARGS)

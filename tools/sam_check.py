@@ -38,7 +38,10 @@ from local_stack.outputs import started_stack
 from local_stack.template import ROOT
 from tools.event_files import AGENT, EVENTS_DIR, FILES
 
-BASE_IMAGE_TOOL = ROOT.parent / "shared" / "tools" / "lambda-base-image"
+# The builder of an offline base image (`make sam-image`'s BASE_IMAGE_SCRIPT), where one is at hand.
+BASE_IMAGE_TOOL = Path(
+    os.environ.get("BASE_IMAGE_SCRIPT") or ROOT.parent / "shared" / "tools" / "lambda-base-image"
+)
 CANNOT_RUN = 3
 
 
