@@ -119,8 +119,8 @@ def agents_as_of(
     return found
 
 
-class AgentOut(BaseModel):
-    """An agent as GET/PUT /api/agents answer it (snake_case, like the workforce endpoints)."""
+class AgentProfile(BaseModel):
+    """The agent's own fields that every answer about an agent starts with, in this order (snake_case)."""
 
     id: str
     name: str
@@ -132,6 +132,11 @@ class AgentOut(BaseModel):
     model_name: str | None
     human_equivalent_salary: Money
     estimated_hours_saved: Quantity
+
+
+class AgentOut(AgentProfile):
+    """An agent as GET/PUT /api/agents answer it (snake_case, like the workforce endpoints)."""
+
     cost_budget_monthly: Money
     created_at: periods.Instant
     updated_at: periods.Instant

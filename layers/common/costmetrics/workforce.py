@@ -24,7 +24,7 @@ from costmetrics.agents import (
     NOT_IN_SERVICE,
     REPLACES_NO_ONE,
     Agent,
-    AgentStatus,
+    AgentProfile,
     agents_as_of,
 )
 from costmetrics.budgets import MonthProjection, ProjectionStatus, month_projection
@@ -69,17 +69,7 @@ def _projected(
     return projected, human - projected, percent(human - projected, projected)
 
 
-class AgentROI(BaseModel):
-    id: str
-    name: str
-    status: AgentStatus
-    category: str | None
-    department: str | None
-    role_title: str | None
-    model_provider: str | None
-    model_name: str | None
-    human_equivalent_salary: Money
-    estimated_hours_saved: Quantity
+class AgentROI(AgentProfile):
     actual_cost_monthly: Money
     cost_budget_monthly: Money
     tasks_completed: int
