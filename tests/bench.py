@@ -9,6 +9,9 @@
    data), the first SIEM feed poll without `since`, `costmetrics ingest` of 10,000 events flat out, and how
    far the rollups trail the ingestion (p95, from an event's acceptance to the counters that include it),
    flat out and at a steady 200 events/s for 30 s.
+5. Write capacity per event, ingestion and rollups together (the event, its index entries, the marker and
+   the counters), by DynamoDB's item-size, index and transaction rules, for stream batches of 100, 10 and 1
+   and a backfill, with the dollars per million events at the on-demand list price.
 """
 
 from __future__ import annotations
@@ -743,6 +746,7 @@ def main() -> None:
         return
     bench_imports()
     bench_local_stack()
+    bench_capacity()
 
 
 if __name__ == "__main__":
