@@ -88,14 +88,21 @@ checkov: $(CHECKOV_STAMP) ## checkov on template.yaml (SAM resources included): 
 	CKV_SKIP_PACKAGE_UPDATE_CHECK=true BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -f template.yaml \
 		--config-file .checkov.yaml
 
-build: $(STAMP) ## sam build (functions and the arm64 layer)
+# Lambda's file system is read-only: without bytecode in the package, every cold start compiles each module
+# it imports (botocore, pydantic, Powertools, ours) and throws the result away. sam build ships sources only,
+# so the build compiles them for the runtime's Python, as hashes that never check the source's mtime.
+COMPILE_BUILD = $(PYTHON313) -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
+
+build: $(STAMP) ## sam build (functions and the arm64 layer), compiled to bytecode
 	PATH="$(dir $(PYTHON313)):$$PATH" $(VENV)/bin/sam build
+	$(COMPILE_BUILD)
 
 # sam local runs the functions in containers of this machine's architecture (x86_64 here; arm64 deployed).
 ARCH ?= $(shell uname -m | sed -e 's/aarch64/arm64/' -e 's/^arm64$$/arm64/')
 
 sam-build: $(STAMP) ## sam build for this machine (ARCH=x86_64|arm64), to run with sam local
 	PATH="$(dir $(PYTHON313)):$$PATH" $(VENV)/bin/sam build --parameter-overrides Architecture=$(ARCH)
+	$(COMPILE_BUILD)
 
 # What SAM needs to call the running `make local` (started with COSTMETRICS_LISTEN=all) from its containers.
 SAM_STATE := $(or $(COSTMETRICS_STATE_DIR),.local)

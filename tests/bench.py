@@ -414,7 +414,7 @@ def stand_in_aws() -> Iterator[str]:
         server.shutdown()
 
 
-def bench_cold_start(baseline: Callable[[], float], repeats: int) -> None:
+def bench_cold_start(baseline: Callable[[], float], repeats: int, *, deployed: bool = True) -> None:
     from costmetrics.config import TABLES, VARIABLES
 
     env = {
@@ -447,6 +447,58 @@ def bench_cold_start(baseline: Callable[[], float], repeats: int) -> None:
         seconds, ratio = _ratio(lambda: _seconds(command, env), baseline, repeats)
         label = "the libraries alone (the floor)"
         print(f"   {label:61} {seconds * 1000:6.0f} ms  {ratio:4.2f}× boto3")
+        if deployed:  # `sam build` for this machine, then the same requests from its package
+            bench_deployed_layout(env, baseline, repeats)
+
+
+def bench_deployed_layout(env: dict[str, str], baseline: Callable[[], float], repeats: int) -> None:
+    """The first request from the package as Lambda runs it: `sam build` for this machine, the function's
+    directory then the layer's on the path, and nothing written back (Lambda's file system is read-only),
+    once as `sam build` leaves the package (sources only) and once as `make build` does (with bytecode)."""
+    import platform
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    architecture = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+    with tempfile.TemporaryDirectory(prefix="bench-build-") as directory:
+        sources, compiled = Path(directory) / "sources", Path(directory) / "compiled"
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        sam = [str(Path(sys.executable).with_name("sam")), "build", "--build-dir", str(sources)]
+        built = subprocess.run(
+            [*sam, "--parameter-overrides", f"Architecture={architecture}"],
+            cwd=ROOT, env={**os.environ, "PATH": path, "SAM_CLI_TELEMETRY": "0"},
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if built.returncode != 0:
+            print(f"   as deployed: not measured, sam build failed: {built.stderr.strip()[-300:]}")
+            return
+        shutil.copytree(sources, compiled, symlinks=True)
+        compileall = [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+        ]
+        subprocess.run([*compileall, str(compiled)], check=True, capture_output=True)
+        print(f"   first request from the package as deployed ({architecture} here), read-only:")
+        for label, build in (("as sam build leaves it", sources), ("as make build leaves it", compiled)):
+            for name, event in FIRST_REQUESTS.items():
+                command = [sys.executable, "-c", FIRST_REQUEST, "app", str(ROOT / "events" / event), name]
+                deployed = {
+                    **env,
+                    "AWS_LAMBDA_FUNCTION_NAME": name,
+                    "PYTHONDONTWRITEBYTECODE": "1",
+                    "PYTHONPATH": os.pathsep.join(
+                        [str(build / name), str(build / "CommonLayer" / "python"), str(ROOT)]
+                    ),
+                }
+                seconds, ratio = _ratio(lambda c=command, e=deployed: _seconds(c, e), baseline, repeats)  # type: ignore[misc]
+                print(f"   {label:24} {name:36} {seconds * 1000:6.0f} ms  {ratio:4.2f}× boto3")
 
 
 # --- 5. Capacity per event --------------------------------------------------------------------------------
