@@ -8,10 +8,12 @@
 4. The local stack (`make local`): ready time with the demo data (first start, and a restart that finds its
    data), the first SIEM feed poll without `since`, `costmetrics ingest` of 10,000 events flat out, and how
    far the rollups trail the ingestion (p95, from an event's acceptance to the counters that include it),
-   flat out and at a steady 200 events/s for 30 s.
+   flat out, at a steady 200 events/s for 30 s, and at 2 events/s sent one per request (where the stream's
+   batching window is what the rollups wait for).
 5. Write capacity per event, ingestion and rollups together (the event, its index entries, the marker and
-   the counters), by DynamoDB's item-size, index and transaction rules, for stream batches of 100, 10 and 1
-   and a backfill, with the dollars per million events at the on-demand list price.
+   the counters), by DynamoDB's item-size, index and transaction rules, for stream batches of 100, 10 and 1,
+   the batches the template's window gathers at 1 event/s, and a backfill, with the dollars per million
+   events at the on-demand list price.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from costmetrics_cli.client import ApiClient  # noqa: E402
 from costmetrics_cli.main import DEFAULT_PARALLEL  # noqa: E402
 from costmetrics_cli.progress import Progress  # noqa: E402
 from costmetrics_cli.stack import from_outputs  # noqa: E402
-from costmetrics_cli.transfer import ingest  # noqa: E402
+from costmetrics_cli.transfer import MAX_BATCH, ingest  # noqa: E402
 from local_stack.template import ROOT, function_module, resources  # noqa: E402
 from tests.capacity import metering  # noqa: E402
 from tests.datasets import AGENTS  # noqa: E402
@@ -529,9 +531,15 @@ def bench_capacity() -> None:
     )
     now = datetime.now(UTC)
     last_hour = now - timedelta(minutes=59)
+    from local_stack.poller import MappingConfig
+
+    # At a steady 1 event/s, Lambda gathers what the template's batching window lets it: its batches.
+    window = MappingConfig.from_template("RollupFunction").batching_window
+    steady = max(1, int(window))
     scenarios = [
         ("100 events of the last hour, batch 100", 100, last_hour, 100),
         ("100 events of the last hour, batch 10", 100, last_hour, 10),
+        (f"1 event/s, {window:g} s window: batch {steady}", 100, last_hour, steady),
         ("100 events of the last hour, batch 1", 100, last_hour, 1),
         ("backfill: 100 over 30 days, batch 100", 100, now - timedelta(days=30), 100),
     ]
@@ -669,6 +677,7 @@ def ingest_and_watch(
     *,
     prefix: str,
     offered: float | None = None,
+    batch_size: int = MAX_BATCH,
 ) -> tuple[float, float]:
     """Sends `events` new events with `costmetrics ingest`'s own code (its default requests in flight), at
     the `offered` rate or flat out, while a reader watches the month's counters twice a second. Returns the
@@ -698,7 +707,9 @@ def ingest_and_watch(
     progress = Accepted()
     started = time.monotonic()
     client = ApiClient(from_outputs(outputs, label="bench", source="bench"), FixedToken(token))
-    report = ingest(client, _paced(lines, offered), parallel=DEFAULT_PARALLEL, progress=progress)
+    report = ingest(
+        client, _paced(lines, offered), batch_size=batch_size, parallel=DEFAULT_PARALLEL, progress=progress
+    )
     elapsed = time.monotonic() - started
     done.set()
     watcher.join(timeout=600)
@@ -759,6 +770,9 @@ def bench_local_stack(events: int = 10_000) -> None:
                 f"   rollups behind, p95, ingesting at {PACED_RATE} events/s: {lag:6.1f} s (goal ≤ 5 s;"
                 f" {rate:.0f} events/s sent)"
             )
+            # Low traffic, one event per request: the stream's batching window is what the rollups wait.
+            rate, lag = ingest_and_watch(outputs, admin, 60, now, prefix="slow", offered=2, batch_size=1)
+            print(f"   rollups behind, p95, at 2 events/s, one per request: {lag:6.1f} s (goal ≤ 5 s)")
         finally:
             _stop_stack(process)
 
