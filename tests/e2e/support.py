@@ -287,3 +287,12 @@ def wait_for(condition: Callable[[], Any], timeout: float, interval: float = 0.2
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+def past_the_batching_window() -> None:
+    """Waits out the stream mapping's batching window (the template's, honoured by the local stack's poller)
+    and a poll more: a record that was going to be rolled up has been by then. For tests that check that
+    something did *not* change."""
+    from local_stack.poller import MappingConfig
+
+    time.sleep(MappingConfig.from_template("RollupFunction").batching_window + 2)

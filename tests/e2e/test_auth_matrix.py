@@ -36,6 +36,7 @@ from tests.e2e.support import (
     another_key,
     fresh_workspace,
     http,
+    past_the_batching_window,
     signed,
     token_claims,
     unsigned,
@@ -571,7 +572,10 @@ BRAVO_AGENTS = {
 def _event(
     event_id: str, agent: str, kind: str, details: dict[str, Any], minutes_ago: int = 2
 ) -> dict[str, Any]:
-    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=minutes_ago)
+    # Minutes ago, but never before this month began: the reads compared below are this month's, and the
+    # suite may run at 00:00:30 on the 1st (tests/clock.py).
+    now = datetime.now(UTC).replace(microsecond=0)
+    at = max(now - timedelta(minutes=minutes_ago), now.replace(day=1, hour=0, minute=0, second=0))
     return {
         "id": event_id,
         "agentId": agent,
@@ -701,7 +705,9 @@ def _pair(stack: RunningStack) -> Pair:
     _put_fed_event(stack, bravo_id, _event("bravo-evt-fed", "nova", "session_end", {"note": "bravo-fed"}, 3))
 
     def rolled_up(token: str, tokens: int, events: int) -> bool:
-        models = stack.get("/api/cost-analysis/by-model", token).body["models"]
+        # The events' month, asked for: the stack's clock ticks on (past a month's end, in a late run).
+        month = ALFA_EVENTS[0]["createdAt"][:7]
+        models = stack.get(f"/api/cost-analysis/by-model?month={month}", token).body["models"]
         log = stack.get("/api/activity?limit=1", token).body["pagination"]
         return sum(m["inputTokens"] for m in models) == tokens and log["total"] == events
 
@@ -837,7 +843,7 @@ def test_writes_to_a_shared_id_change_only_the_writers_copy(written_pair: Pair, 
         "agentId: 'alfa-only' is not a registered agent of this workspace",
         "id: already used by a different event in this workspace",
     ]
-    time.sleep(2)  # longer than the stream poller's batching: a write that reached Alfa would show by now
+    past_the_batching_window()  # a write that reached Alfa would show by now
     assert alfa_state() == before
     assert stack.get("/api/agents/nova", pair.bravo).body["name"] == "Bravo Nova Renamed"
 

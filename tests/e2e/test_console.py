@@ -226,6 +226,30 @@ def _overview_expected(stack: RunningStack, token: str, month: str) -> dict[str,
     }
 
 
+def _money(shown: str) -> Decimal:
+    return Decimal(shown.replace("$", "").replace(",", ""))
+
+
+def _projections(overview: dict[str, Any]) -> list[Decimal]:
+    """The overview's projected costs: the month's, then each agent's, in the order shown."""
+    return [_money(overview["figures"]["projectedCost"])] + [
+        _money(row["projectedCost"]) for row in overview["agents"]
+    ]
+
+
+def _unprojected(overview: dict[str, Any]) -> dict[str, Any]:
+    """The overview without what depends on the instant within the month: projections and their badge."""
+    figures = {k: v for k, v in overview["figures"].items() if k != "projectedCost"}
+    agents = [
+        {
+            **{k: v for k, v in row.items() if k not in ("projectedCost", "badges")},
+            "badges": [b for b in row["badges"] if b != "Forecast over budget"],
+        }
+        for row in overview["agents"]
+    ]
+    return {**overview, "figures": figures, "agents": agents}
+
+
 def _overview_shown(tour: Tour) -> dict[str, Any]:
     rows = tour.table("Agents by month-to-date cost")
     return {
@@ -250,13 +274,19 @@ def test_the_overview_shows_the_api_s_figures_for_this_month_and_a_chosen_past_m
     tour: Tour, stack: RunningStack, fleet: Fleet
 ) -> None:
     # Given the admin, signed in through the console's form
+    early = _overview_expected(stack, fleet.admin_token, fleet.month)
     console_sign_in(tour.page, tour.console_url, fleet.admin, PASSWORD)
     assert tour.page.locator("#who-name").inner_text().endswith(f"{fleet.workspace} · admin")
 
-    # Then the overview of the current month shows exactly the API's figures, agents by cost
-    expected = _overview_expected(stack, fleet.admin_token, fleet.month)
+    # Then the overview of the current month shows exactly the API's figures, agents by cost; the
+    # projections, which fall as the month goes by (fast in its first minutes), lie between the API's
+    # answers just before and just after the console drew them
     shown = _overview_shown(tour)
-    assert shown == {key: expected[key] for key in shown}
+    expected = _overview_expected(stack, fleet.admin_token, fleet.month)
+    assert _unprojected(shown) == _unprojected({key: expected[key] for key in shown})
+    bounds = zip(_projections(early), _projections(shown), _projections(expected), strict=True)
+    for before, now, after in bounds:
+        assert after <= now <= before, (before, now, after)
     assert [row["key"] for row in shown["agents"]][:3] == ["ada", "bix", "cyd"]
     assert "Over budget" in shown["agents"][0]["badges"]
     assert tour.page.get_by_label("Month (UTC)").input_value() == fleet.month

@@ -4,7 +4,6 @@ prices: for a fresh workspace fed known events, and for every month of the demo 
 from __future__ import annotations
 
 import json
-import time
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +18,7 @@ from tests.e2e.support import (
     http,
     money,
     now_in_month,
+    past_the_batching_window,
     shown,
     wait_for,
 )
@@ -123,7 +123,7 @@ def test_a_fresh_workspace_reports_exactly_the_cost_of_its_events(stack: Running
     # And sending the same events again changes nothing: they are duplicates
     again = http("POST", stack.api + "/api/activity", token=token, body={"events": events})
     assert (again.body["accepted"], again.body["duplicates"]) == (0, len(events))
-    time.sleep(2)  # longer than the poller's batching window: a wrongly stored copy would be rolled up by now
+    past_the_batching_window()  # a wrongly stored copy would be rolled up by now
     assert shown(_summary(stack, token)["totalSpend"]) == money(expected_total)
 
 

@@ -31,7 +31,15 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from tests.datasets import agent_body
-from tests.e2e.support import ROOT, RunningStack, fresh_workspace, http, wait_for, write_summary
+from tests.e2e.support import (
+    ROOT,
+    RunningStack,
+    fresh_workspace,
+    http,
+    past_the_batching_window,
+    wait_for,
+    write_summary,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local-stack")]
 
@@ -201,7 +209,7 @@ def test_sdk_spans_become_costs_priced_once_and_a_second_export_changes_nothing(
 
     # When the same spans are exported again (same ids and times: a retried or re-sent batch)
     run_agent(stack, fleet.key, protocol=protocol, compression=compression)
-    time.sleep(2)  # longer than the stream poller's batching: a second count would show by now
+    past_the_batching_window()  # a second count would show by now
     # Then nothing changes
     assert [e["id"] for e in activity(stack, fleet.admin)] == [e["id"] for e in events]
     assert by_model(stack, fleet.admin) == rows
