@@ -24,7 +24,7 @@ CHROMIUM ?= /usr/bin/chromium
 CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-.PHONY: help venv local local-reset sam-build sam-image sam-invoke sam-api sam-local sam-local-test test unit lint format build validate checkov openapi invoke bench soak deploy clean browser screenshots
+.PHONY: help venv local local-reset sam-build sam-image sam-invoke sam-api sam-local sam-local-test test unit lint format build bytecode validate checkov openapi invoke bench soak deploy clean browser screenshots
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -91,18 +91,21 @@ checkov: $(CHECKOV_STAMP) ## checkov on template.yaml (SAM resources included): 
 # Lambda's file system is read-only: without bytecode in the package, every cold start compiles each module
 # it imports (botocore, pydantic, Powertools, ours) and throws the result away. sam build ships sources only,
 # so the build compiles them for the runtime's Python, as hashes that never check the source's mtime.
-COMPILE_BUILD = $(PYTHON313) -m compileall -q -j 0 --invalidation-mode unchecked-hash .aws-sam/build
+BUILD_DIR ?= .aws-sam/build
 
 build: $(STAMP) ## sam build (functions and the arm64 layer), compiled to bytecode
 	PATH="$(dir $(PYTHON313)):$$PATH" $(VENV)/bin/sam build
-	$(COMPILE_BUILD)
+	$(MAKE) --no-print-directory bytecode
+
+bytecode: ## Compile a sam build's output (BUILD_DIR, .aws-sam/build) for the runtime's Python 3.13
+	$(PYTHON313) -m compileall -q -j 0 --invalidation-mode unchecked-hash $(BUILD_DIR)
 
 # sam local runs the functions in containers of this machine's architecture (x86_64 here; arm64 deployed).
 ARCH ?= $(shell uname -m | sed -e 's/aarch64/arm64/' -e 's/^arm64$$/arm64/')
 
 sam-build: $(STAMP) ## sam build for this machine (ARCH=x86_64|arm64), to run with sam local
 	PATH="$(dir $(PYTHON313)):$$PATH" $(VENV)/bin/sam build --parameter-overrides Architecture=$(ARCH)
-	$(COMPILE_BUILD)
+	$(MAKE) --no-print-directory bytecode
 
 # What SAM needs to call the running `make local` (started with COSTMETRICS_LISTEN=all) from its containers.
 SAM_STATE := $(or $(COSTMETRICS_STATE_DIR),.local)

@@ -476,17 +476,8 @@ def bench_deployed_layout(env: dict[str, str], baseline: Callable[[], float], re
             print(f"   as deployed: not measured, sam build failed: {built.stderr.strip()[-300:]}")
             return
         shutil.copytree(sources, compiled, symlinks=True)
-        compileall = [
-            sys.executable,
-            "-m",
-            "compileall",
-            "-q",
-            "-j",
-            "0",
-            "--invalidation-mode",
-            "unchecked-hash",
-        ]
-        subprocess.run([*compileall, str(compiled)], check=True, capture_output=True)
+        # What `make build` does after sam build, to this copy.
+        subprocess.run(["make", "-s", "bytecode", f"BUILD_DIR={compiled}"], cwd=ROOT, check=True)
         print(f"   first request from the package as deployed ({architecture} here), read-only:")
         for label, build in (("as sam build leaves it", sources), ("as make build leaves it", compiled)):
             for name, event in FIRST_REQUESTS.items():
@@ -519,6 +510,7 @@ def _kind(table: str, item: Any) -> str:
 def bench_capacity() -> None:
     """WRU per event, ingestion (the event and its index entries) and rollups (markers and counters), for 100
     events of one hour delivered in stream batches of 1, 10 and 100, and for a backfill over 30 days."""
+    from local_stack.poller import MappingConfig
     from tests.capacity import WRITE_PRICE
     from tests.conftest import _emulated_stack
     from tests.harness import Api, Stream
@@ -531,8 +523,6 @@ def bench_capacity() -> None:
     )
     now = datetime.now(UTC)
     last_hour = now - timedelta(minutes=59)
-    from local_stack.poller import MappingConfig
-
     # At a steady 1 event/s, Lambda gathers what the template's batching window lets it: its batches.
     window = MappingConfig.from_template("RollupFunction").batching_window
     steady = max(1, int(window))
