@@ -66,24 +66,38 @@ def _run(
     )
 
 
-def docker_ready() -> None:
-    """A running Docker engine, or CannotRun saying why."""
+def docker_ready() -> subprocess.Popen[bytes] | None:
+    """A running Docker engine: the one that runs, or the engine this started (returned, for the caller to
+    stop); CannotRun saying why there is none."""
     if shutil.which("docker") is None:
         raise CannotRun("no docker command: install a Docker engine (Debian: apt-get install docker.io)")
-    if _run("docker", "info", timeout=30).returncode != 0:
-        dockerd = shutil.which("dockerd")
-        if dockerd is None:
-            raise CannotRun("no Docker engine is running and dockerd is not installed")
-        # The engine, started as the base-image tool starts it.
-        subprocess.Popen(
-            [dockerd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
-        for _ in range(30):
-            if _run("docker", "info", timeout=30).returncode == 0:
-                break
-            time.sleep(1)
-        else:
-            raise CannotRun("dockerd did not start (is this a container without the rights to run it?)")
+    if _run("docker", "info", timeout=30).returncode == 0:
+        return None
+    dockerd = shutil.which("dockerd")
+    if dockerd is None:
+        raise CannotRun("no Docker engine is running and dockerd is not installed")
+    # The engine, started as the base-image tool starts it.
+    engine = subprocess.Popen(
+        [dockerd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    for _ in range(30):
+        if _run("docker", "info", timeout=30).returncode == 0:
+            return engine
+        time.sleep(1)
+    stop_engine(engine)
+    raise CannotRun("dockerd did not start (is this a container without the rights to run it?)")
+
+
+def stop_engine(engine: subprocess.Popen[bytes] | None) -> None:
+    """Stops a Docker engine this check started (its containers stop with it); leaves anyone else's."""
+    if engine is None:
+        return
+    engine.terminate()
+    try:
+        engine.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        engine.kill()
+        engine.wait(timeout=30)
 
 
 def image_ready(arch: str, build: bool) -> None:
@@ -326,8 +340,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     arch = architecture()
     try:
-        docker_ready()
-        image_ready(arch, args.build_image)
+        engine = docker_ready()
+    except CannotRun as reason:
+        print(f"sam local check: cannot run here: {reason}", flush=True)
+        return CANNOT_RUN
+    try:
+        return _check(arch, args.build_image)
+    finally:
+        stop_engine(engine)
+
+
+def _check(arch: str, build_image: bool) -> int:
+    try:
+        image_ready(arch, build_image)
     except CannotRun as reason:
         print(f"sam local check: cannot run here: {reason}", flush=True)
         return CANNOT_RUN
